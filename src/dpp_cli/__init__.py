@@ -1,0 +1,1 @@
+"""The `dpp` command line: sandbox, topics, services, demo and operator tools."""
