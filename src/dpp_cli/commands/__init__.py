@@ -1,0 +1,1 @@
+"""Sub-commands of `dpp`, one module per command group."""

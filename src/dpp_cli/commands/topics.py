@@ -1,0 +1,7 @@
+"""`dpp topics`: placeholder until the sandbox lands."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

@@ -1,0 +1,30 @@
+"""The `dpp` command: one entry point whose sub-commands live in `dpp_cli.commands`, one module each.
+
+Command modules import heavy libraries inside their functions so `dpp --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from dpp_cli.commands import consumer, demo, dlq, lag, producer, sandbox, schemas, stack, topics
+
+app = typer.Typer(
+    name="dpp",
+    help="dpp-events: the event-driven backbone of the Digital Persona Platform.\n\n"
+    "Start everything locally with `dpp up`, then try `dpp demo`.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(topics.app, name="topics")
+app.add_typer(producer.app, name="producer")
+app.add_typer(consumer.app, name="consumer")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(schemas.app, name="schemas")
+app.add_typer(lag.app, name="lag")
+app.command("up")(stack.up)
+app.command("demo")(demo.demo)
+
+if __name__ == "__main__":
+    app()
