@@ -1,4 +1,4 @@
-"""CloudEvents Kafka protocol binding, binary mode: `ce_*` headers, payload as value, key = partition key."""
+"""CloudEvents Kafka protocol binding: binary mode, `ce_*` headers, payload value, partition key."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ from pydantic import BaseModel, ValidationError
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.errors import EventDecodeError, EventValidationError
 from dpp_shared.events.registry import EventRegistry, EventType
-from dpp_shared.topics import TopicNamespace
+from dpp_shared.topics import NO_PREFIX, TopicNamespace
 
 Headers = list[tuple[str, bytes]]
 CONTENT_TYPE_HEADER = "content-type"
 TRACEPARENT_HEADER = "traceparent"
+JSON_MEDIA_TYPE = "application/json"
+# A content-type with this prefix marks structured mode (the whole event is the value).
+STRUCTURED_MEDIA_TYPE_PREFIX = "application/cloudevents"
+STRUCTURED_JSON_MEDIA_TYPE = "application/cloudevents+json"
 _OPTIONAL_ATTRIBUTES = ("subject", "dataschema", "correlationid", "idempotencykey")
 _REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "time")
 
@@ -45,7 +49,7 @@ def encode(
     envelope: EventEnvelope,
     payload: BaseModel,
     event_type: EventType,
-    namespace: TopicNamespace = TopicNamespace(),
+    namespace: TopicNamespace = NO_PREFIX,
 ) -> KafkaRecord:
     """Encode a validated event into its Kafka record."""
     headers: Headers = [
@@ -76,6 +80,8 @@ def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, 
     for name, raw in headers or ():
         if raw is None:
             continue
+        if not isinstance(name, str):
+            raise EventDecodeError(f"header name {name!r} is not text")
         try:
             result[name] = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -88,22 +94,33 @@ def decode(
     headers: Sequence[tuple[str, bytes | None]] | None,
     registry: EventRegistry,
 ) -> DecodedEvent:
-    """Decode a record into an event, or raise `EventDecodeError` saying why it is not one."""
+    """Decode a record into an event, or raise `EventDecodeError` saying why it is not one.
+
+    Binary mode is what `encode` writes; structured mode (`content-type:
+    application/cloudevents+json`, the whole event as the value) is accepted too, as the binding
+    says a receiver should. Nothing but `EventDecodeError` ever escapes, whatever the bytes.
+    """
     attributes = header_map(headers)
+    content_type = attributes.get(CONTENT_TYPE_HEADER, "")
+    if content_type.lower().startswith(STRUCTURED_MEDIA_TYPE_PREFIX):
+        return _decode_structured(value, content_type, attributes, registry)
     missing = [name for name in _REQUIRED_ATTRIBUTES if f"ce_{name}" not in attributes]
     if missing:
-        raise EventDecodeError(f"missing CloudEvents headers: {', '.join('ce_' + m for m in missing)}")
+        raise EventDecodeError(
+            f"missing CloudEvents headers: {', '.join('ce_' + m for m in missing)}"
+        )
     event_type_name = attributes["ce_type"]
     if event_type_name not in registry:
-        raise EventDecodeError(f"unknown event type {event_type_name!r}", event_type=event_type_name)
+        raise EventDecodeError(
+            f"unknown event type {event_type_name!r}", event_type=event_type_name
+        )
+    if content_type and _media_type(content_type) != JSON_MEDIA_TYPE:
+        raise EventDecodeError(
+            f"content-type {content_type!r} is not {JSON_MEDIA_TYPE}", event_type=event_type_name
+        )
     if value is None:
         raise EventDecodeError("record has no value (tombstone)", event_type=event_type_name)
-    try:
-        data: Any = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EventDecodeError(f"value is not JSON: {error}", event_type=event_type_name) from None
-    if not isinstance(data, dict):
-        raise EventDecodeError("value is not a JSON object", event_type=event_type_name)
+    data = _json_object(value, event_type_name)
     fields: dict[str, Any] = {
         name: attributes[f"ce_{name}"]
         for name in (*_REQUIRED_ATTRIBUTES, *_OPTIONAL_ATTRIBUTES)
@@ -111,10 +128,69 @@ def decode(
     }
     if TRACEPARENT_HEADER in attributes:
         fields["traceparent"] = attributes[TRACEPARENT_HEADER]
+    return _validated(fields, data, event_type_name, registry)
+
+
+def _media_type(content_type: str) -> str:
+    """`application/json; charset=utf-8` -> `application/json`."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _json_object(value: bytes, event_type_name: str | None) -> dict[str, Any]:
     try:
-        fields["time"] = datetime.fromisoformat(fields["time"])
+        # NaN and Infinity are not JSON (RFC 8259); Python would otherwise accept them.
+        data: Any = json.loads(value, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        # ValueError covers bad UTF-8, bad JSON and oversized integers; RecursionError deep nesting.
+        reason = f"value is not JSON: {str(error)[:200]}"
+        raise EventDecodeError(reason, event_type=event_type_name) from None
+    if not isinstance(data, dict):
+        raise EventDecodeError("value is not a JSON object", event_type=event_type_name)
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _validated(
+    fields: dict[str, Any], data: dict[str, Any], event_type_name: str, registry: EventRegistry
+) -> DecodedEvent:
+    try:
+        if isinstance(fields.get("time"), str):
+            fields["time"] = datetime.fromisoformat(fields["time"])
         envelope = EventEnvelope.model_validate({**fields, "data": data})
         payload = registry.validate_payload(event_type_name, data)
-    except (ValueError, ValidationError, EventValidationError) as error:
+    except (ValueError, TypeError, ValidationError, EventValidationError) as error:
         raise EventDecodeError(f"invalid event: {error}", event_type=event_type_name) from None
-    return DecodedEvent(envelope=envelope, payload=payload, event_type=registry.get(event_type_name))
+    return DecodedEvent(
+        envelope=envelope, payload=payload, event_type=registry.get(event_type_name)
+    )
+
+
+def _decode_structured(
+    value: bytes | None, content_type: str, attributes: dict[str, str], registry: EventRegistry
+) -> DecodedEvent:
+    if _media_type(content_type) != STRUCTURED_JSON_MEDIA_TYPE:
+        raise EventDecodeError(f"unsupported CloudEvents event format {content_type!r}")
+    if value is None:
+        raise EventDecodeError("structured-mode record has no value")
+    event = _json_object(value, None)
+    missing = [name for name in _REQUIRED_ATTRIBUTES if name not in event]
+    if missing:
+        raise EventDecodeError(f"structured event lacks attributes: {', '.join(missing)}")
+    event_type_name = event.get("type")
+    if not isinstance(event_type_name, str):
+        raise EventDecodeError("structured event has no string 'type'")
+    if event_type_name not in registry:
+        raise EventDecodeError(
+            f"unknown event type {event_type_name!r}", event_type=event_type_name
+        )
+    data = event.pop("data", None)
+    if not isinstance(data, dict):
+        raise EventDecodeError(
+            "structured event 'data' is not a JSON object", event_type=event_type_name
+        )
+    if TRACEPARENT_HEADER in attributes and event.get("traceparent") is None:
+        event["traceparent"] = attributes[TRACEPARENT_HEADER]
+    return _validated(event, data, event_type_name, registry)

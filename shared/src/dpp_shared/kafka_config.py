@@ -24,7 +24,9 @@ def _connection(kafka: KafkaSettings, aws: AwsSettings, role: str) -> dict[str, 
     return config
 
 
-def producer_config(kafka: KafkaSettings, aws: AwsSettings, role: str = "producer") -> dict[str, Any]:
+def producer_config(
+    kafka: KafkaSettings, aws: AwsSettings, role: str = "producer"
+) -> dict[str, Any]:
     """A producer that never loses an acknowledged record and never duplicates on retry."""
     return {
         **_connection(kafka, aws, role),

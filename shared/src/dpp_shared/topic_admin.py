@@ -1,4 +1,4 @@
-"""Applies the topic declaration to a cluster: creates, adds partitions, syncs configs, never deletes."""
+"""Applies the topic declaration to a cluster: creates, grows, syncs configs; never deletes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import (
+
+# confluent_kafka.admin re-exports these without `__all__`, which strict mypy rejects.
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     AlterConfigOpType,
     ConfigEntry,
@@ -17,7 +19,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from dpp_shared.topics import TopicNamespace, TopicSpec
+from dpp_shared.topics import NO_PREFIX, TopicNamespace, TopicSpec
 
 ADMIN_TIMEOUT_S = 30.0
 
@@ -52,7 +54,9 @@ class TopicState:
 def describe_topics(admin: AdminClient, names: Iterable[str]) -> dict[str, TopicState]:
     """Current partitions and the configs we manage, for the topics among `names` that exist."""
     metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_S)
-    existing = {name: len(metadata.topics[name].partitions) for name in names if name in metadata.topics}
+    existing = {
+        name: len(metadata.topics[name].partitions) for name in names if name in metadata.topics
+    }
     if not existing:
         return {}
     resources = [ConfigResource(ResourceType.TOPIC, name) for name in existing]
@@ -67,7 +71,7 @@ def describe_topics(admin: AdminClient, names: Iterable[str]) -> dict[str, Topic
 def apply_topics(
     admin: AdminClient,
     specs: Iterable[TopicSpec],
-    namespace: TopicNamespace = TopicNamespace(),
+    namespace: TopicNamespace = NO_PREFIX,
     *,
     replication_factor: int = -1,
     dry_run: bool = False,
@@ -103,13 +107,17 @@ def apply_topics(
                 ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
                 for k, v in drift.items()
             ]
-            to_configure.append(ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries))
+            to_configure.append(
+                ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)
+            )
             details.append("configs " + ", ".join(f"{k}={v}" for k, v in drift.items()))
         action = "updated" if (drift or spec.partitions > state.partitions) else "unchanged"
         report.changes.append(TopicChange(name, action, "; ".join(details)))
     if dry_run:
         return report
-    _wait_all(admin.create_topics(to_create, operation_timeout=ADMIN_TIMEOUT_S) if to_create else {})
+    _wait_all(
+        admin.create_topics(to_create, operation_timeout=ADMIN_TIMEOUT_S) if to_create else {}
+    )
     _wait_all(admin.create_partitions(to_grow) if to_grow else {})
     _wait_all(admin.incremental_alter_configs(to_configure) if to_configure else {})
     return report

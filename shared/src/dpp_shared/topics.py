@@ -85,9 +85,13 @@ def declared_topics(retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> list[
     for spec in JOB_TOPICS:
         topics.append(spec)
         topics.extend(_retry_topics(spec, retry_delays_s))
-    topics.append(TopicSpec(RESULTS_TOPIC, partitions=6, retention_ms=7 * DAY_MS, role=TopicRole.RESULTS))
     topics.append(
-        TopicSpec(DEAD_LETTER_TOPIC, partitions=1, retention_ms=30 * DAY_MS, role=TopicRole.DEAD_LETTER)
+        TopicSpec(RESULTS_TOPIC, partitions=6, retention_ms=7 * DAY_MS, role=TopicRole.RESULTS)
+    )
+    topics.append(
+        TopicSpec(
+            DEAD_LETTER_TOPIC, partitions=1, retention_ms=30 * DAY_MS, role=TopicRole.DEAD_LETTER
+        )
     )
     return topics
 
@@ -106,3 +110,7 @@ class TopicNamespace:
         if self.prefix and physical.startswith(self.prefix):
             return physical[len(self.prefix) :]
         return physical
+
+
+# The production namespace: logical names are physical names.
+NO_PREFIX = TopicNamespace()

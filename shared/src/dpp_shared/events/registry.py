@@ -52,7 +52,9 @@ class EventRegistry:
         if event_type.name in self._types:
             raise ValueError(f"event type {event_type.name!r} registered twice")
         if event_type.key_field not in event_type.payload.model_fields:
-            raise ValueError(f"{event_type.name}: key field {event_type.key_field!r} not in payload")
+            raise ValueError(
+                f"{event_type.name}: key field {event_type.key_field!r} not in payload"
+            )
         self._types[event_type.name] = event_type
         return event_type
 

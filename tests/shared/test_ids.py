@@ -1,0 +1,60 @@
+"""UUIDv7 ids: version and variant bits, embedded time, monotonic order within a process."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+
+from dpp_shared.ids import new_id, uuid7
+
+
+def test_version_and_variant_bits() -> None:
+    for _ in range(1000):
+        value = uuid7()
+        assert value.version == 7
+        assert value.variant == uuid.RFC_4122
+        assert (value.int >> 76) & 0xF == 0x7
+        assert (value.int >> 62) & 0b11 == 0b10
+
+
+def test_timestamp_is_unix_milliseconds() -> None:
+    before = time.time_ns() // 1_000_000
+    value = uuid7()
+    after = time.time_ns() // 1_000_000
+    embedded = value.int >> 80
+    # The counter may borrow a millisecond ahead when one millisecond's 4096 slots run out.
+    assert before <= embedded <= after + 1
+
+
+def test_strictly_increasing_within_a_process() -> None:
+    ids = [uuid7() for _ in range(20_000)]  # more than 4096 per ms exercises counter overflow
+    assert all(a < b for a, b in itertools.pairwise(ids))
+    assert len(set(ids)) == len(ids)
+    # The canonical string form sorts the same way, so ids sort by time in text columns too.
+    texts = [str(i) for i in ids]
+    assert texts == sorted(texts)
+
+
+def test_unique_and_ordered_across_threads() -> None:
+    per_thread: list[list[uuid.UUID]] = [[] for _ in range(8)]
+
+    def generate(bucket: list[uuid.UUID]) -> None:
+        bucket.extend(uuid7() for _ in range(2000))
+
+    threads = [threading.Thread(target=generate, args=(bucket,)) for bucket in per_thread]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    everything = [i for bucket in per_thread for i in bucket]
+    assert len(set(everything)) == len(everything) == 16_000
+    for bucket in per_thread:
+        assert bucket == sorted(bucket)
+
+
+def test_new_id_is_canonical_text() -> None:
+    text = new_id()
+    assert str(uuid.UUID(text)) == text
+    assert len(text) == 36
