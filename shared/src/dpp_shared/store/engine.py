@@ -1,0 +1,99 @@
+"""Engines for the job store: URL normalisation, SQLite pragmas, small pools for Lambda."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from dpp_shared.store.errors import StoreUnavailableError
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+POSTGRES_CONNECT_TIMEOUT_S = 5
+# Execution option marking a connection that will write: on SQLite its transaction starts
+# with BEGIN IMMEDIATE, so a read-then-write never loses a race to another writer midway.
+WRITE_OPTION = "dpp_store_write"
+
+
+def normalise_url(url: str) -> URL:
+    """Parse a DATABASE_URL; plain postgres:// and postgresql:// URLs use the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_store_engine(url: str, *, pool_size: int = 2, max_overflow: int = 3) -> Engine:
+    """An engine for a job store; connects lazily (nothing happens until the first query).
+
+    The default pool is small because the producer runs on Lambda, where every concurrent
+    execution environment holds its own pool against one Aurora instance.
+    """
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,  # a server restart or an Aurora scale event leaves dead sockets
+        pool_recycle=300,
+        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+    )
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if not in_memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if in_memory:
+        options["poolclass"] = StaticPool  # one shared connection, else each sees its own DB
+    engine = create_engine(url, **options)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _configure_sqlite_connection(
+    dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry
+) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (see below).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+        cursor.execute("PRAGMA synchronous = FULL")  # a committed job outcome survives power loss
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    # The sqlite3 module would begin lazily before the first DML only, so a guarded update
+    # could read one snapshot and then fail to upgrade it to a write lock (SQLITE_BUSY_SNAPSHOT);
+    # DDL would even run outside any transaction. IMMEDIATE takes the write lock up front.
+    if connection.get_execution_options().get(WRITE_OPTION):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def translate_unavailable(operation: str) -> Iterator[None]:
+    """Turn "cannot reach or lock the database" driver errors into StoreUnavailableError."""
+    try:
+        yield
+    except exc.OperationalError as error:
+        raise StoreUnavailableError(operation, error) from error
+    except exc.DBAPIError as error:
+        if error.connection_invalidated or isinstance(error, exc.InterfaceError):
+            raise StoreUnavailableError(operation, error) from error
+        raise

@@ -1,0 +1,64 @@
+"""Schema migration of the job store: Alembic upgrade to head, safe to run from many processes."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, text
+
+from dpp_shared.store.engine import WRITE_OPTION, translate_unavailable
+from dpp_shared.store.errors import StoreMigrationError
+
+# Our own version table, so the job store can share a database with other Alembic projects.
+VERSION_TABLE = "dpp_store_alembic_version"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any constant both processes agree on; pg_advisory_xact_lock serialises concurrent upgrades.
+_ADVISORY_LOCK_KEY = 0x6470705F73746F72  # "dpp_stor"
+# Alembic keeps its running context in module globals: one upgrade per process at a time.
+_process_lock = threading.Lock()
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration built in code, so no alembic.ini is needed anywhere."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise StoreMigrationError("the job-store migrations have no head revision")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with translate_unavailable("reading the schema revision"), engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Bring the schema to the newest revision; a no-op when it is already there.
+
+    PostgreSQL: the upgrade runs in one transaction (DDL is transactional) holding an advisory
+    lock, so a second process waits and then finds the schema at head. SQLite: the transaction
+    starts with BEGIN IMMEDIATE, whose file lock plays the same part.
+    """
+    config = alembic_config()
+    with (
+        _process_lock,
+        translate_unavailable("migrating the schema"),
+        engine.execution_options(**{WRITE_OPTION: True}).begin() as connection,
+    ):
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
+            )
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
