@@ -1,0 +1,187 @@
+# dev: the phase-1 serverless base (site, API, backend Lambda, Aurora, secrets, VPC) and the
+# phase-2 event pair (MSK, producer Lambda, consumer workers), all named
+# ${environment}-${sub_environment}-dpp-<part>.
+
+provider "aws" {
+  region = var.aws_region
+
+  default_tags {
+    tags = local.tags
+  }
+}
+
+locals {
+  name         = "${var.environment}-${var.sub_environment}-dpp"
+  site_domain  = "${var.sub_environment}.${var.domain_name}"
+  api_domain   = "api-${var.sub_environment}.${var.domain_name}"
+  website_cert = var.certificates.website_us_east_1
+  api_cert     = var.certificates.api_regional
+  cors_origin  = local.website_cert == null ? module.website.website_url : "https://${local.site_domain}"
+
+  tags = merge(var.extra_tags, {
+    Project        = "dpp"
+    Environment    = var.environment
+    SubEnvironment = var.sub_environment
+    ManagedBy      = "terraform"
+    Repository     = "dpp-events"
+  })
+
+  # Topic names are owned by the CLI (`dpp topics apply`); the list here only scopes IAM and alarms.
+  main_topics   = ["dpp.persona.embedding", "dpp.persona.classification", "dpp.persona.batch", "dpp.job.results"]
+  retry_topics  = flatten([for t in local.main_topics : [for n in [1, 2, 3] : "${t}.retry.${n}"]])
+  dead_letter   = "dpp.dead-letter"
+  worker_topics = ["dpp.persona.embedding", "dpp.persona.classification", "dpp.persona.batch"]
+}
+
+module "network" {
+  source = "../../modules/network"
+
+  name                  = local.name
+  interface_endpoints   = ["secretsmanager", "logs", "ecr.api", "ecr.dkr"]
+  endpoint_subnet_count = 1
+  tags                  = local.tags
+}
+
+module "secrets" {
+  source = "../../modules/secrets"
+
+  name                    = "${local.name}-jwt-secret"
+  recovery_window_in_days = 7
+  tags                    = local.tags
+}
+
+module "database" {
+  source = "../../modules/aurora-serverless"
+
+  name                = "${local.name}-db"
+  subnet_ids          = module.network.private_subnet_ids
+  security_group_ids  = [module.network.security_group_ids.database]
+  capacity            = { min_acu = var.database.min_acu, max_acu = var.database.max_acu }
+  rds_proxy           = { enabled = var.database.rds_proxy }
+  deletion_protection = false
+  skip_final_snapshot = true
+  tags                = local.tags
+}
+
+module "website" {
+  source = "../../modules/s3-static-website"
+
+  bucket_name   = "${local.name}-website"
+  force_destroy = true
+  custom_domain = local.website_cert == null ? null : { domain_name = local.site_domain, certificate_arn = local.website_cert }
+  tags          = local.tags
+}
+
+module "backend" {
+  source = "../../modules/lambda-backend"
+
+  function_name = "${local.name}-api"
+  package       = { filename = var.artifacts.backend_zip }
+  environment = {
+    node_env       = "production"
+    database_url   = module.database.database_url
+    jwt_secret_arn = module.secrets.secret_arn
+    cors_origin    = local.cors_origin
+    extra          = { DATABASE_SECRET_ARN = module.database.master_user_secret_arn }
+  }
+  secret_arns             = [module.secrets.secret_arn, module.database.master_user_secret_arn]
+  vpc_config              = { subnet_ids = module.network.private_subnet_ids, security_group_ids = [module.network.security_group_ids.lambda] }
+  provisioned_concurrency = var.backend_provisioned_concurrency
+  tags                    = local.tags
+}
+
+module "api" {
+  source = "../../modules/api-gateway"
+
+  name          = "${local.name}-http-api"
+  cors          = { allow_origins = distinct([local.cors_origin, "https://${local.site_domain}"]) }
+  custom_domain = local.api_cert == null ? null : { domain_name = local.api_domain, certificate_arn = local.api_cert }
+  integrations = {
+    backend = {
+      route_keys    = ["ANY /{proxy+}", "GET /health"]
+      invoke_arn    = module.backend.invoke_arn
+      function_name = module.backend.function_name
+      qualifier     = module.backend.qualifier
+    }
+  }
+  tags = local.tags
+}
+
+# ---- phase 2: the event pair -------------------------------------------------------------
+
+module "msk" {
+  source = "../../modules/msk"
+
+  name               = "${local.name}-msk"
+  mode               = var.msk_mode
+  subnet_ids         = module.network.private_subnet_ids
+  security_group_ids = [module.network.security_group_ids.kafka]
+  tags               = local.tags
+}
+
+module "producer" {
+  source = "../../modules/event-producer"
+
+  function_name = "${local.name}-producer"
+  package_path  = var.artifacts.producer_zip
+  cors_origin   = local.cors_origin
+  kafka = {
+    bootstrap_servers = module.msk.bootstrap_brokers_sasl_iam
+    cluster_arn       = module.msk.cluster_arn
+    topic_arn_prefix  = module.msk.topic_arn_prefix
+    topics            = local.worker_topics
+  }
+  api        = { id = module.api.api_id, execution_arn = module.api.execution_arn }
+  vpc_config = { subnet_ids = module.network.private_subnet_ids, security_group_ids = [module.network.security_group_ids.lambda] }
+  tags       = local.tags
+}
+
+module "consumer" {
+  source = "../../modules/event-consumer"
+
+  name             = "${local.name}-consumer"
+  image_tag        = var.artifacts.consumer_image_tag
+  use_fargate_spot = var.consumer_fargate_spot
+  kafka = {
+    bootstrap_servers = module.msk.bootstrap_brokers_sasl_iam
+    cluster_arn       = module.msk.cluster_arn
+    topic_arn_prefix  = module.msk.topic_arn_prefix
+    group_arn_prefix  = module.msk.group_arn_prefix
+    consumer_group    = "dpp-ml-workers"
+    read_topics       = concat(local.worker_topics, [for t in local.retry_topics : t if !startswith(t, "dpp.job.results")])
+    write_topics      = concat(local.retry_topics, [local.dead_letter, "dpp.job.results"])
+  }
+  autoscaling = {
+    min_workers        = 1
+    max_workers        = 8
+    partitions         = 6
+    lag_per_worker     = 100
+    scale_out_cooldown = 60
+    scale_in_cooldown  = 300
+    lag_topics         = local.worker_topics
+  }
+  environment = {
+    DATABASE_URL        = module.database.database_url
+    DATABASE_SECRET_ARN = module.database.master_user_secret_arn
+  }
+  secret_arns = [module.database.master_user_secret_arn]
+  network     = { subnet_ids = module.network.private_subnet_ids, security_group_ids = [module.network.security_group_ids.workers] }
+  tags        = local.tags
+}
+
+module "monitoring" {
+  source = "../../modules/monitoring"
+
+  name             = local.name
+  lambda_functions = { api = module.backend.function_name, producer = module.producer.function_name }
+  api              = { id = module.api.api_id, stage = module.api.stage_name }
+  consumer = {
+    consumer_group = "dpp-ml-workers"
+    topics         = local.worker_topics
+    ecs_cluster    = module.consumer.cluster_name
+    ecs_service    = module.consumer.service_name
+  }
+  budget       = { monthly_limit_usd = var.monthly_budget_usd, emails = var.alert_emails }
+  alarm_emails = var.alert_emails
+  tags         = local.tags
+}
