@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-
 from dpp_shared.lag import GroupLag, LagReader, LagSource
-from tests.shared.lag.conftest import KafkaScratch, wait_until
+
+from tests.shared.lag.scratch import KafkaScratch, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
