@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 from sqlalchemy import CursorResult, Engine, Row, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from dpp_shared.store.clock import utc_now as _utc_now
 from dpp_shared.store.engine import WRITE_OPTION, create_store_engine, translate_unavailable
 from dpp_shared.store.migration import upgrade_to_head
 from dpp_shared.store.schema import idempotency_table
@@ -48,13 +50,23 @@ class IdempotencyStore:
     The caller compares request_hash: same hash, replay the answer; another hash, 409.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utc_now) -> None:
         self.engine = engine
+        self._now = clock  # injectable so tests can move time instead of sleeping
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
 
     @classmethod
-    def from_url(cls, url: str, **engine_options: int) -> Self:
-        return cls(create_store_engine(url, **engine_options))
+    def from_url(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 2,
+        max_overflow: int = 3,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> Self:
+        """A store over DATABASE_URL; connects lazily, on the first call that needs it."""
+        engine = create_store_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        return cls(engine, clock=clock)
 
     def migrate(self) -> None:
         """Create or upgrade the schema (shared with the job store); idempotent."""
@@ -72,7 +84,7 @@ class IdempotencyStore:
     def get(self, key: str, principal: str) -> IdempotencyRecord | None:
         """The unexpired answer for this key and principal, if any."""
         statement = select(idempotency_table).where(
-            _KEYS.key == key, _KEYS.principal == principal, _KEYS.expires_at > _now()
+            _KEYS.key == key, _KEYS.principal == principal, _KEYS.expires_at > self._now()
         )
         with translate_unavailable("reading an idempotency key"), self.engine.connect() as conn:
             row = conn.execute(statement).first()
@@ -93,7 +105,7 @@ class IdempotencyStore:
         """
         if ttl_s <= 0:
             raise ValueError(f"ttl_s must be positive, got {ttl_s}")
-        now = _now()
+        now = self._now()
         dialect_insert = (
             postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         )
@@ -128,11 +140,7 @@ class IdempotencyStore:
 
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete expired answers; returns how many were deleted."""
-        statement = delete(idempotency_table).where(_KEYS.expires_at <= (now or _now()))
+        statement = delete(idempotency_table).where(_KEYS.expires_at <= (now or self._now()))
         with translate_unavailable("purging idempotency keys"), self._writer.begin() as conn:
             deleted: CursorResult[Any] = conn.execute(statement)
             return deleted.rowcount
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

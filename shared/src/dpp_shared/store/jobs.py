@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Self, TypeVar
 
 from sqlalchemy import (
@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from dpp_shared.store.clock import utc_now as _utc_now
 from dpp_shared.store.engine import WRITE_OPTION, create_store_engine, translate_unavailable
 from dpp_shared.store.errors import JobNotFoundError
 from dpp_shared.store.migration import upgrade_to_head
@@ -133,14 +134,23 @@ class JobStore:
     database is back (the pool pre-pings and replaces dead connections).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utc_now) -> None:
         self.engine = engine
+        self._now = clock  # injectable so tests can move time instead of sleeping
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
 
     @classmethod
-    def from_url(cls, url: str, **engine_options: int) -> Self:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 2,
+        max_overflow: int = 3,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> Self:
         """A store over DATABASE_URL; connects lazily, on the first call that needs it."""
-        return cls(create_store_engine(url, **engine_options))
+        engine = create_store_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        return cls(engine, clock=clock)
 
     def migrate(self) -> None:
         """Create or upgrade the schema (Alembic upgrade head); idempotent and concurrency-safe."""
@@ -187,7 +197,7 @@ class JobStore:
         unique = {start.job_id: start for start in starts}  # one row may be touched once
         if not unique:
             return {}
-        now = _now()
+        now = self._now()
         records: dict[str, JobRecord] = {}
         with translate_unavailable("starting jobs"), self._writer.begin() as connection:
             for chunk in _chunks(list(unique.values()), _BATCH_ROWS):
@@ -213,20 +223,20 @@ class JobStore:
             job_id,
             progress=progress,
             progress_message=message,
-            updated_at=_now(),
+            updated_at=self._now(),
         )
 
     def save_checkpoint(self, job_id: str, checkpoint: dict[str, Any]) -> None:
         """Keep a JSON checkpoint of a running job so that its next attempt can resume."""
         self._update_unfinished(
-            "saving a checkpoint", job_id, checkpoint=checkpoint, updated_at=_now()
+            "saving a checkpoint", job_id, checkpoint=checkpoint, updated_at=self._now()
         )
 
     # -- outcomes ----------------------------------------------------------------------------
 
     def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
         """Record the result; False if the job was already terminal (another worker won)."""
-        now = _now()
+        now = self._now()
         statement = (
             update(jobs_table)
             .where(jobs_table.c.id == job_id, jobs_table.c.status.not_in(_TERMINAL))
@@ -247,7 +257,7 @@ class JobStore:
         """succeed() for a batch in one transaction; returns the ids that succeeded now."""
         if not results:
             return set()
-        now = _now()
+        now = self._now()
         won: set[str] = set()
         with translate_unavailable("recording results"), self._writer.begin() as connection:
             for chunk in _chunks(list(results.items()), _BATCH_ROWS):
@@ -260,7 +270,7 @@ class JobStore:
 
         Returns False, changing nothing, if the job was already terminal.
         """
-        now = _now()
+        now = self._now()
         status = JobStatus.DEAD if dead else JobStatus.FAILED
         return self._update_unfinished(
             "recording a failure",
@@ -289,10 +299,6 @@ class JobStore:
         if exists is None:
             raise JobNotFoundError(job_id)
         return False
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -1,0 +1,1 @@
+"""Tests of the job store and the idempotency store, on SQLite and PostgreSQL."""
