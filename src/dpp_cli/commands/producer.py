@@ -1,7 +1,71 @@
-"""`dpp producer`: Run and package the producer API."""
+"""`dpp producer`: run the producer API, mint sandbox tokens and package the Lambda zip."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from dpp_cli.console import err, fail, out
+
 app = typer.Typer(help="Run and package the producer API.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the producer API with uvicorn (settings from the environment, see docs/producer.md)."""
+    import uvicorn  # noqa: PLC0415 - keep `dpp --help` instant
+
+    out.print(f"producer API on [bold]http://{host}:{port}[/] (OpenAPI at /docs, /openapi.json)")
+    uvicorn.run(
+        "dpp_producer.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def token(
+    sub: Annotated[str, typer.Option(help="Principal (the `sub` claim)")] = "developer",
+    scope: Annotated[
+        str, typer.Option(help="Space-separated scopes, e.g. 'events:demo' or 'events:*'")
+    ] = "events:*",
+    ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds")] = 3600,
+) -> None:
+    """Mint a bearer token signed with the local secret (JWT_SECRET, else the sandbox default)."""
+    from dpp_producer.auth import mint_token  # noqa: PLC0415
+    from dpp_producer.jwt_secret import jwt_secret  # noqa: PLC0415
+    from dpp_producer.settings import producer_settings  # noqa: PLC0415
+
+    settings = producer_settings()
+    if not settings.is_local:
+        fail(f"refusing to mint tokens with DPP_ENV={settings.env}: tokens come from the IdP there")
+    print(mint_token(jwt_secret(settings), subject=sub, scope=scope, ttl_s=ttl))
+
+
+@app.command()
+def package(
+    output: Annotated[Path, typer.Option(help="Zip to write")] = Path("dist/producer-lambda.zip"),
+    platform: Annotated[str, typer.Option(help="Target wheel platform")] = "x86_64-manylinux2014",
+    python_version: Annotated[str, typer.Option(help="Lambda runtime Python")] = "3.11",
+) -> None:
+    """Build the Lambda deployment zip (Linux wheels, no dev dependencies) and report its size."""
+    from dpp_producer.lambda_package import build_lambda_zip  # noqa: PLC0415
+
+    err.print(f"building {output} for {platform} / Python {python_version} ...")
+    report = build_lambda_zip(output, platform=platform, python_version=python_version)
+    out.print(
+        f"wrote [bold]{report.path}[/]: {report.zipped_bytes / 1e6:.1f} MB zipped, "
+        f"{report.unzipped_bytes / 1e6:.1f} MB unzipped ({report.files} files; Lambda limit "
+        "250 MB unzipped); handler dpp_producer.lambda_handler.handler"
+    )

@@ -1,0 +1,83 @@
+"""Admission of one submitted event: envelope, known type, caller's scope, payload, Kafka record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dpp_shared.codec import KafkaRecord, encode
+from dpp_shared.envelope import EventEnvelope
+from dpp_shared.errors import EventValidationError, FieldIssue, UnknownEventTypeError
+from dpp_shared.events import REGISTRY, EventRegistry, EventType
+from dpp_shared.events.registry import issues_from_validation_error
+from dpp_shared.topics import TopicNamespace
+from pydantic import ValidationError
+
+from dpp_producer.auth import Principal
+from dpp_producer.errors import EventRejectedError
+
+
+@dataclass(frozen=True)
+class AdmittedEvent:
+    """An event that passed every check, ready to produce."""
+
+    envelope: EventEnvelope
+    event_type: EventType
+    record: KafkaRecord
+
+
+@dataclass(frozen=True)
+class AdmissionContext:
+    """What the request adds to events that leave it out."""
+
+    principal: Principal
+    namespace: TopicNamespace
+    correlation_id: str | None = None
+    idempotency_key: str | None = None
+    registry: EventRegistry = REGISTRY
+
+
+def _join(prefix: str, path: str) -> str:
+    return f"{prefix}.{path}" if prefix and path else prefix or path
+
+
+def admit(document: Any, context: AdmissionContext, path: str = "") -> AdmittedEvent:
+    """Check one CloudEvents JSON object and encode it; raises `EventRejectedError` (422, with
+    field paths rooted at `path`) or `ScopeError` (403)."""
+    if not isinstance(document, dict):
+        raise EventRejectedError(
+            "an event must be a CloudEvents JSON object",
+            issues=[FieldIssue(path or "$", "expected a JSON object")],
+        )
+    fields = dict(document)
+    fields.setdefault("source", f"urn:dpp:client:{context.principal.subject}")
+    if context.correlation_id is not None:
+        fields.setdefault("correlationid", context.correlation_id)
+    if context.idempotency_key is not None:
+        fields.setdefault("idempotencykey", context.idempotency_key)
+    try:
+        envelope = EventEnvelope.model_validate(fields)
+    except ValidationError as error:
+        raise EventRejectedError(
+            "the CloudEvents envelope is invalid",
+            issues=issues_from_validation_error(error, path),
+        ) from None
+    try:
+        event_type = context.registry.get(envelope.type)
+    except UnknownEventTypeError as error:
+        raise EventRejectedError(
+            f"unknown event type {envelope.type!r}",
+            issues=[FieldIssue(_join(path, "type"), issue.reason) for issue in error.issues],
+            known_types=error.known_types,
+        ) from None
+    context.principal.require(event_type.scope, event_type.name)
+    try:
+        payload = context.registry.validate_payload(event_type.name, envelope.data)
+    except EventValidationError as error:
+        raise EventRejectedError(
+            f"the payload does not match {event_type.name}",
+            issues=[FieldIssue(_join(path, issue.path), issue.reason) for issue in error.issues],
+        ) from None
+    if envelope.dataschema is None:
+        envelope = envelope.model_copy(update={"dataschema": event_type.dataschema})
+    return AdmittedEvent(envelope, event_type, encode(envelope, payload, event_type, context.namespace))

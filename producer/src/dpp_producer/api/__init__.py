@@ -1,0 +1,1 @@
+"""The HTTP API: routes, dependencies, problem responses and request-body handling."""

@@ -1,0 +1,53 @@
+"""Dependencies of the routes as `Annotated` aliases, so handler signatures read like prose."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from dpp_producer.auth import Principal, authenticate
+from dpp_producer.idempotency import check_key
+from dpp_producer.runtime import ProducerRuntime
+
+
+def get_runtime(request: Request) -> ProducerRuntime:
+    runtime: ProducerRuntime = request.app.state.runtime
+    return runtime
+
+
+Runtime = Annotated[ProducerRuntime, Depends(get_runtime)]
+
+
+def get_principal(
+    runtime: Runtime,
+    authorization: Annotated[str | None, Header(description="Bearer <JWT>")] = None,
+) -> Principal:
+    return authenticate(authorization, runtime.jwt_secret(), runtime.settings.jwt_audience)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_idempotency_key(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Replays the first answer for the same body within the TTL; "
+            "a different body with the same key is 409",
+        ),
+    ] = None,
+) -> str | None:
+    return None if idempotency_key is None else check_key(idempotency_key)
+
+
+IdempotencyKey = Annotated[str | None, Depends(get_idempotency_key)]
+
+
+def get_correlation_id(request: Request) -> str:
+    correlation_id: str = request.state.correlation_id
+    return correlation_id
+
+
+CorrelationId = Annotated[str, Depends(get_correlation_id)]

@@ -1,0 +1,235 @@
+"""`POST /v1/events` and `POST /v1/events:batch`: admit, produce, answer with the broker's ack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from dpp_shared.envelope import EventEnvelope
+from dpp_shared.errors import FieldIssue
+from fastapi import APIRouter, Request, Response
+
+from dpp_producer.admission import AdmissionContext, AdmittedEvent, admit
+from dpp_producer.api.body import read_json
+from dpp_producer.api.deps import CorrelationId, CurrentPrincipal, IdempotencyKey, Runtime
+from dpp_producer.api.models import BatchEntry, BatchResult, EventAccepted, Problem
+from dpp_producer.api.problems import problem_content
+from dpp_producer.errors import BodyTooLargeError, EventRejectedError, ProducerError
+from dpp_producer.idempotency import Answer, request_fingerprint
+from dpp_producer.log import logger
+from dpp_producer.publisher import Delivery
+from dpp_producer.runtime import ProducerRuntime
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+SINGLE_MEDIA_TYPES = ("application/json", "application/cloudevents+json")
+BATCH_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
+JOBS_PATH = "/v1/jobs/"
+_RETRYABLE = frozenset({429, 503})
+
+_ENVELOPE_SCHEMA = EventEnvelope.model_json_schema()
+_COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: problem_content("Malformed JSON or Idempotency-Key"),
+    401: problem_content("Missing or invalid bearer token"),
+    409: problem_content("Idempotency-Key reused with a different body"),
+    413: problem_content("Body (or batch) too large"),
+    415: problem_content("Content-Type not supported"),
+    422: problem_content("Schema violation or unknown event type (lists the known types)"),
+}
+
+
+def _request_body(media_types: tuple[str, ...], schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {media_type: {"schema": schema} for media_type in media_types},
+        }
+    }
+
+
+def _accepted(admitted: AdmittedEvent, delivery: Delivery) -> EventAccepted:
+    return EventAccepted(
+        id=admitted.envelope.id,
+        type=admitted.event_type.name,
+        topic=delivery.topic,
+        key=admitted.record.key.decode(),
+        partition=delivery.partition,
+        offset=delivery.offset,
+        job=JOBS_PATH + admitted.envelope.id,
+    )
+
+
+async def _publish(runtime: ProducerRuntime, admitted: AdmittedEvent) -> Delivery:
+    started = time.perf_counter()
+    delivery = await runtime.publisher.publish(admitted.record)
+    runtime.metrics.event_accepted(admitted.event_type.name, time.perf_counter() - started)
+    logger().info(
+        "event accepted",
+        extra={
+            "event_id": admitted.envelope.id,
+            "event_type": admitted.event_type.name,
+            "correlation_id": admitted.envelope.correlationid,
+            "topic": delivery.topic,
+            "partition": delivery.partition,
+            "offset": delivery.offset,
+        },
+    )
+    return delivery
+
+
+def _json_response(answer: Answer, headers: dict[str, str] | None = None) -> Response:
+    response_headers = dict(headers or {})
+    if answer.replayed:
+        response_headers["Idempotent-Replayed"] = "true"
+    return Response(
+        answer.body,
+        status_code=answer.status_code,
+        media_type="application/json",
+        headers=response_headers,
+    )
+
+
+async def _answer_once(
+    runtime: ProducerRuntime,
+    route: str,
+    key: str | None,
+    subject: str,
+    document: Any,
+    produce: Any,
+) -> Answer:
+    if key is None:
+        answer: Answer = await produce()
+        return answer
+    fingerprint = request_fingerprint(route, document)
+    return await runtime.idempotency.run(key, subject, fingerprint, produce)
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    response_model=EventAccepted,
+    summary="Publish one event",
+    description="Validates the CloudEvents envelope and its payload, routes it to the topic and "
+    "key of its type, and answers 202 once the broker has acknowledged it (acks=all).",
+    responses={
+        **_COMMON_PROBLEMS,
+        403: problem_content("Token scope does not allow this event type"),
+        429: problem_content("Local produce queue full; retry after Retry-After"),
+        503: problem_content("Broker did not acknowledge in time; retry after Retry-After"),
+    },
+    openapi_extra=_request_body(SINGLE_MEDIA_TYPES, _ENVELOPE_SCHEMA),
+)
+async def publish_event(
+    request: Request,
+    principal: CurrentPrincipal,
+    runtime: Runtime,
+    idempotency_key: IdempotencyKey,
+    correlation_id: CorrelationId,
+) -> Response:
+    document = await read_json(
+        request, max_bytes=runtime.settings.max_body_bytes, media_types=SINGLE_MEDIA_TYPES
+    )
+    context = AdmissionContext(principal, runtime.namespace, correlation_id, idempotency_key)
+
+    async def produce() -> Answer:
+        admitted = admit(document, context)
+        delivery = await _publish(runtime, admitted)
+        return Answer(202, _accepted(admitted, delivery).model_dump_json().encode())
+
+    answer = await _answer_once(
+        runtime, "POST /v1/events", idempotency_key, principal.subject, document, produce
+    )
+    event_id = json.loads(answer.body)["id"]
+    return _json_response(answer, {"Location": JOBS_PATH + event_id})
+
+
+def _batch_events(document: Any, max_batch: int) -> list[Any]:
+    events = document.get("events") if isinstance(document, dict) else document
+    if not isinstance(events, list):
+        raise EventRejectedError(
+            'a batch is {"events": [<event>, ...]} (or a JSON array of events)',
+            issues=[FieldIssue("events", "expected an array of events")],
+        )
+    if not events:
+        raise EventRejectedError(
+            "a batch needs at least one event", issues=[FieldIssue("events", "empty")]
+        )
+    if len(events) > max_batch:
+        raise BodyTooLargeError(
+            f"a batch holds at most {max_batch} events, this one has {len(events)}",
+            max_batch=max_batch,
+        )
+    return events
+
+
+def _failure(index: int, item: Any, error: ProducerError) -> BatchEntry:
+    event_id = item.get("id") if isinstance(item, dict) else None
+    return BatchEntry(
+        index=index,
+        status=error.status,
+        id=event_id if isinstance(event_id, str) else None,
+        retryable=error.status in _RETRYABLE,
+        error=Problem.model_validate(error.problem()),
+    )
+
+
+async def _batch_entry(
+    runtime: ProducerRuntime, context: AdmissionContext, index: int, item: Any
+) -> BatchEntry:
+    try:
+        admitted = admit(item, context, path=f"events.{index}")
+        delivery = await _publish(runtime, admitted)
+    except ProducerError as error:
+        return _failure(index, item, error)
+    accepted = _accepted(admitted, delivery)
+    return BatchEntry(index=index, status=202, **accepted.model_dump(exclude={"job"}))
+
+
+@router.post(
+    "/events:batch",
+    status_code=207,
+    response_model=BatchResult,
+    summary="Publish a batch of events",
+    description="Produces up to DPP_PRODUCER_MAX_BATCH events concurrently and answers 207 "
+    "Multi-Status with one entry per event in request order: accepted (202, with its offset) or "
+    "rejected (with its problem). One bad event never fails the others; `failed_count` says "
+    "whether any did, and `retryable` marks the ones to resend.",
+    responses=_COMMON_PROBLEMS,
+    openapi_extra=_request_body(
+        BATCH_MEDIA_TYPES[:1],
+        {
+            "type": "object",
+            "required": ["events"],
+            "properties": {"events": {"type": "array", "minItems": 1, "items": _ENVELOPE_SCHEMA}},
+        },
+    ),
+)
+async def publish_batch(
+    request: Request,
+    principal: CurrentPrincipal,
+    runtime: Runtime,
+    idempotency_key: IdempotencyKey,
+    correlation_id: CorrelationId,
+) -> Response:
+    document = await read_json(
+        request, max_bytes=runtime.settings.max_body_bytes, media_types=BATCH_MEDIA_TYPES
+    )
+    events = _batch_events(document, runtime.settings.max_batch)
+    context = AdmissionContext(principal, runtime.namespace, correlation_id)
+
+    async def produce() -> Answer:
+        entries = await asyncio.gather(
+            *(_batch_entry(runtime, context, index, item) for index, item in enumerate(events))
+        )
+        failed = sum(1 for entry in entries if entry.status != 202)
+        result = BatchResult(
+            accepted_count=len(entries) - failed, failed_count=failed, entries=list(entries)
+        )
+        return Answer(207, result.model_dump_json(exclude_none=True).encode())
+
+    answer = await _answer_once(
+        runtime, "POST /v1/events:batch", idempotency_key, principal.subject, document, produce
+    )
+    return _json_response(answer)

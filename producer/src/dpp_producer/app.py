@@ -1,0 +1,80 @@
+"""The app factory: builds the FastAPI app of the producer API (server and Lambda alike)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from dpp_shared.settings import (
+    AwsSettings,
+    KafkaSettings,
+    TopicSettings,
+    aws_settings,
+    kafka_settings,
+    topic_settings,
+)
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from dpp_producer.api.middleware import RequestTelemetry
+from dpp_producer.api.problems import install_problem_handler
+from dpp_producer.api.routes import events, health, jobs
+from dpp_producer.runtime import ProducerRuntime
+from dpp_producer.settings import ProducerSettings, producer_settings
+
+API_VERSION = "1.0.0"
+FLUSH_ON_SHUTDOWN_S = 10.0
+
+
+def create_app(
+    settings: ProducerSettings | None = None,
+    *,
+    kafka: KafkaSettings | None = None,
+    topics: TopicSettings | None = None,
+    aws: AwsSettings | None = None,
+    manage_producer: bool = True,
+) -> FastAPI:
+    """Build the app; nothing connects here. With `manage_producer` the lifespan starts the
+    Kafka producer at startup and flushes it at shutdown (uvicorn); Lambda passes False and
+    relies on the lazy start plus a flush after each invocation."""
+    runtime = ProducerRuntime.build(
+        settings or producer_settings(),
+        kafka or kafka_settings(),
+        aws or aws_settings(),
+        topics or topic_settings(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_producer:
+            runtime.publisher.start()
+        try:
+            yield
+        finally:
+            if manage_producer:
+                runtime.publisher.close(FLUSH_ON_SHUTDOWN_S)
+
+    app = FastAPI(
+        title="dpp-events producer API",
+        version=API_VERSION,
+        summary="Publish events to the Digital Persona Platform's Kafka backbone.",
+        description="Every acknowledged event is durably on its topic (acks=all, idempotent "
+        "producer). Errors are RFC 9457 problem+json. Authenticate with a bearer JWT whose "
+        "`scope` names the event types you may publish (`events:*` for all).",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_problem_handler(app)
+    app.include_router(events.router)
+    app.include_router(jobs.router)
+    app.include_router(health.router)
+    if runtime.settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=runtime.settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-Id"],
+            expose_headers=["Location", "Retry-After", "X-Correlation-Id", "Idempotent-Replayed"],
+        )
+    app.add_middleware(RequestTelemetry, metrics=runtime.metrics)
+    return app
