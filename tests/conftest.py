@@ -1,20 +1,15 @@
-"""Session fixtures shared by every test: the real Kafka broker and unique names."""
+"""Session fixtures shared by every test: the real Kafka broker, databases and unique names."""
 
 from __future__ import annotations
 
-import os
 import uuid
+from pathlib import Path
 
 import pytest
 
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    """Bootstrap servers of a real broker (placeholder until the sandbox fixture lands)."""
-    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not servers:
-        pytest.fail("KAFKA_BOOTSTRAP_SERVERS is not set")
-    return servers
+pytest_plugins = ["tests.fixtures.kafka"]
+if (Path(__file__).parent / "fixtures" / "database.py").exists():
+    pytest_plugins.append("tests.fixtures.database")
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,7 +121,29 @@ def apply_topics(
     )
     _wait_all(admin.create_partitions(to_grow) if to_grow else {})
     _wait_all(admin.incremental_alter_configs(to_configure) if to_configure else {})
+    _wait_visible(admin, {topic.topic: topic.num_partitions for topic in to_create})
+    _wait_visible(admin, {grow.topic: grow.new_total_count for grow in to_grow})
     return report
+
+
+def _wait_visible(admin: AdminClient, partitions_by_topic: dict[str, int]) -> None:
+    """Wait until metadata shows the topics with their partitions, so whoever runs next (a
+    producer, a second `apply`) sees the result rather than a stale view."""
+    deadline = time.monotonic() + ADMIN_TIMEOUT_S
+    pending = dict(partitions_by_topic)
+    while pending:
+        metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_S)
+        pending = {
+            name: count
+            for name, count in pending.items()
+            if name not in metadata.topics
+            or metadata.topics[name].error is not None
+            or len(metadata.topics[name].partitions) < count
+        }
+        if pending and time.monotonic() > deadline:
+            raise RuntimeError(f"topics not visible after {ADMIN_TIMEOUT_S}s: {sorted(pending)}")
+        if pending:
+            time.sleep(0.05)  # metadata propagation poll interval, bounded by the deadline
 
 
 def _wait_all(futures: dict[Any, Any]) -> None:

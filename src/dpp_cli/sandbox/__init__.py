@@ -1,0 +1,6 @@
+"""The embedded Kafka sandbox: a real single-node Apache Kafka (KRaft) run from Maven Central jars."""
+
+from dpp_cli.sandbox.broker import KafkaSandbox, SandboxStatus
+from dpp_cli.sandbox.errors import SandboxError
+
+__all__ = ["KafkaSandbox", "SandboxError", "SandboxStatus"]
