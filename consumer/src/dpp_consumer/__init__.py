@@ -1,1 +1,2 @@
-"""Kafka consumer-group workers that run the platform's AI/ML jobs at least once without duplicate results."""
+"""Kafka consumer-group workers running the platform's AI/ML jobs: at least once, no duplicate
+results."""

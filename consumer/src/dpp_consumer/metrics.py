@@ -1,0 +1,49 @@
+"""Prometheus metrics per job type: processed, failed, retried, dead-lettered, duration, running."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+# Buckets span the echo job (microseconds) to an index rebuild (many minutes).
+DURATION_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 10, 30, 60, 180, 600, 1800)
+
+
+class WorkerMetrics:
+    """The worker's metrics in their own registry, so several workers can share a process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ["job_type"]
+        self.processed = Counter(
+            "dpp_jobs_processed", "Jobs that succeeded", labels, registry=self.registry
+        )
+        self.failed = Counter(
+            "dpp_jobs_failed", "Job attempts that failed", labels, registry=self.registry
+        )
+        self.retried = Counter(
+            "dpp_jobs_retried", "Attempts sent to a retry tier", labels, registry=self.registry
+        )
+        self.dead_lettered = Counter(
+            "dpp_jobs_dead_lettered", "Records sent to the dead-letter topic", labels,
+            registry=self.registry,
+        )  # fmt: skip
+        self.skipped = Counter(
+            "dpp_jobs_skipped_duplicate", "Redelivered events whose job had already finished",
+            labels, registry=self.registry,
+        )  # fmt: skip
+        self.duration = Histogram(
+            "dpp_job_duration_seconds", "Time a job attempt ran", labels,
+            buckets=DURATION_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.in_flight = Gauge(
+            "dpp_jobs_in_flight", "Jobs running now", labels, registry=self.registry
+        )
+        self.rebalances = Counter(
+            "dpp_worker_rebalances", "Partition assignment changes", ["kind"],
+            registry=self.registry,
+        )  # fmt: skip
+
+    def serve(self, port: int, host: str = "0.0.0.0") -> int:  # noqa: S104 - scraped from outside
+        """Expose /metrics on `host:port`; returns the port bound."""
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        return int(server.server_port)

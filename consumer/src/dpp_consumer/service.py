@@ -1,0 +1,72 @@
+"""The worker's composition root: settings, job store, metrics endpoint, signals, then the loop."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from types import FrameType
+
+from dpp_shared.settings import aws_settings, database_settings, kafka_settings, topic_settings
+from dpp_shared.store import JobStore
+from dpp_shared.topics import TopicNamespace
+
+from dpp_consumer.jobs import default_jobs
+from dpp_consumer.jobs.registry import JobRegistry
+from dpp_consumer.log import worker_logger
+from dpp_consumer.metrics import WorkerMetrics
+from dpp_consumer.settings import WorkerSettings, worker_settings
+from dpp_consumer.worker import Worker
+
+
+def build_worker(
+    settings: WorkerSettings | None = None, registry: JobRegistry | None = None
+) -> Worker:
+    """A worker wired from the environment; connects to nothing until `run()`."""
+    settings = settings or worker_settings()
+    store = JobStore.from_url(
+        database_settings().database_url,
+        pool_size=settings.worker_concurrency + 1,
+        max_overflow=settings.worker_concurrency,
+    )
+    return Worker(
+        settings=settings,
+        kafka=kafka_settings(),
+        aws=aws_settings(),
+        namespace=TopicNamespace(topic_settings().topic_prefix),
+        store=store,
+        registry=registry or default_jobs(),
+        metrics=WorkerMetrics(),
+        logger=worker_logger(),
+    )
+
+
+def run_worker(
+    settings: WorkerSettings | None = None,
+    registry: JobRegistry | None = None,
+    *,
+    on_ready: Callable[[Worker, int | None], None] | None = None,
+) -> None:
+    """Run one worker until SIGTERM/SIGINT, then drain. `on_ready` gets the worker and the
+    metrics port once it has subscribed."""
+    worker = build_worker(settings, registry)
+    logger = worker.logger
+    worker.store.migrate()
+    metrics_port = None
+    if worker.settings.metrics_port:
+        metrics_port = worker.metrics.serve(
+            worker.settings.metrics_port, worker.settings.metrics_host
+        )
+
+    def request_drain(signum: int, _frame: FrameType | None) -> None:
+        if worker.stopping:
+            logger.warning("already draining", extra={"signal": signal.Signals(signum).name})
+        logger.info("drain requested", extra={"signal": signal.Signals(signum).name})
+        worker.stop()
+
+    previous = {sig: signal.signal(sig, request_drain) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        worker.run(ready=(lambda: on_ready(worker, metrics_port)) if on_ready else None)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        worker.store.close()

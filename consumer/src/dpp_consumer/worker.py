@@ -1,0 +1,385 @@
+"""The poll loop: consume, hand records to the executor, publish outcomes, commit durable offsets,
+handle rebalances and drain on stop."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from dpp_shared.codec import KafkaRecord
+from dpp_shared.kafka_config import consumer_config, producer_config
+from dpp_shared.settings import AwsSettings, KafkaSettings
+from dpp_shared.store import JobStore
+from dpp_shared.topics import TopicNamespace
+
+from dpp_consumer.executor import Executor, JobPool
+from dpp_consumer.jobs.registry import JobRegistry
+from dpp_consumer.log import worker_logger
+from dpp_consumer.metrics import WorkerMetrics
+from dpp_consumer.offsets import OffsetTracker, PartitionKey
+from dpp_consumer.records import ConsumedRecord
+from dpp_consumer.retry import Delivery, Failure, RetryPolicy
+from dpp_consumer.runner import JobRunner, Outcome, Unit, dpp_headers
+from dpp_consumer.settings import WorkerSettings
+
+POLL_TIMEOUT_S = 0.05
+FLUSH_TIMEOUT_S = 30.0
+
+
+@dataclass
+class WorkerStats:
+    """Counts a test or an operator can read: how often the group changed under this worker."""
+
+    assignments: int = 0
+    revocations: int = 0
+    losses: int = 0
+    commits: int = 0
+
+
+class Worker:
+    """One consumer-group member running jobs with at-least-once, no-duplicate-result semantics.
+
+    Threads: the caller's thread runs the poll loop (consume, produce, commit, rebalance
+    callbacks); `concurrency` pool threads run jobs. `stop()` may be called from any thread or
+    a signal handler and starts the drain.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: WorkerSettings,
+        kafka: KafkaSettings,
+        aws: AwsSettings,
+        namespace: TopicNamespace,
+        store: JobStore,
+        registry: JobRegistry,
+        metrics: WorkerMetrics | None = None,
+        logger: Logger | None = None,
+    ) -> None:
+        self.settings = settings
+        self.kafka = kafka
+        self.aws = aws
+        self.namespace = namespace
+        self.store = store
+        self.registry = registry.select(settings.job_types)
+        self.metrics = metrics or WorkerMetrics()
+        self.logger = logger or worker_logger()
+        self.stats = WorkerStats()
+        self.retry = RetryPolicy(
+            namespace, max_attempts=settings.max_attempts, delays_s=settings.retry_delays_s
+        )
+        self._stop = threading.Event()
+        self._closing = threading.Event()
+        self._offsets = OffsetTracker()
+        self._redeliveries: list[tuple[KafkaRecord, Callable[..., None]]] = []
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._executor: Executor | None = None
+
+    # -- what it consumes --------------------------------------------------------------------
+
+    @property
+    def job_topics(self) -> list[str]:
+        """Physical topics of the registered jobs, without their retry tiers."""
+        return sorted({self.namespace.physical(spec.event_type.topic) for spec in self.registry})
+
+    @property
+    def retry_topics(self) -> list[str]:
+        topics = {spec.event_type.topic for spec in self.registry}
+        return sorted(name for topic in topics for name in self.retry.retry_topics(topic))
+
+    @property
+    def topics(self) -> list[str]:
+        return self.job_topics + self.retry_topics
+
+    # -- control -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the worker to drain and exit; safe from signal handlers and other threads."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self, *, ready: Callable[[], None] | None = None) -> None:
+        """Consume until `stop()`, then drain and close. `ready` is called once subscribed."""
+        runner = JobRunner(
+            registry=self.registry,
+            store=self.store,
+            retry_policy=self.retry,
+            namespace=self.namespace,
+            metrics=self.metrics,
+            logger=self.logger,
+            is_closing=self._closing.is_set,
+        )
+        pool = JobPool(self.settings.worker_concurrency, runner.run, self._crashed_unit)
+        self._executor = Executor(
+            pool=pool,
+            registry=self.registry,
+            batch_size=self.settings.batch_size,
+            partition_buffer=self.settings.partition_buffer,
+            delayed_topics=self.retry_topics,
+        )
+        self._producer = Producer(producer_config(self.kafka, self.aws, role="worker-producer"))
+        config = consumer_config(
+            self.kafka, self.aws, self.settings.consumer_group, role="worker"
+        ) | {
+            "max.poll.interval.ms": self.settings.max_poll_interval_ms,
+            "session.timeout.ms": self.settings.session_timeout_ms,
+            "heartbeat.interval.ms": max(self.settings.session_timeout_ms // 10, 100),
+        }
+        self._consumer = Consumer(config, logger=None)
+        try:
+            self._consumer.subscribe(
+                self.topics,
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+            self.logger.info(
+                "worker subscribed",
+                extra={"group": self.settings.consumer_group, "topics": self.topics},
+            )
+            if ready is not None:
+                ready()
+            self._loop()
+            self._drain()
+        finally:
+            self._closing.set()
+            pool.shutdown()
+            self._close()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        assert self._consumer is not None and self._executor is not None
+        consumer, executor = self._consumer, self._executor
+        commit_interval_s = self.settings.commit_interval_ms / 1000
+        next_commit = time.monotonic() + commit_interval_s
+        while not self._stop.is_set():
+            messages = consumer.consume(self.settings.batch_size, POLL_TIMEOUT_S)
+            for message in messages:
+                self._accept(message)
+            self._settle()
+            executor.dispatch()
+            self._apply_flow()
+            if time.monotonic() >= next_commit:
+                self._commit()
+                next_commit = time.monotonic() + commit_interval_s
+
+    def _accept(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                self.logger.warning("consume error", extra={"error": str(error)})
+            return
+        assert self._executor is not None
+        record = ConsumedRecord.of(message)
+        if self._executor.add(record):
+            self._offsets.track(record.topic, record.partition, record.offset)
+
+    def _settle(self, wait_s: float = 0.0) -> None:
+        """Publish the outcomes of finished units; offsets finish once their records land."""
+        assert self._executor is not None and self._producer is not None
+        for _unit, outcomes in self._executor.collect(wait_s):
+            for outcome in outcomes:
+                if outcome.finished:
+                    self._publish(outcome)
+        if self._redeliveries:
+            retry, self._redeliveries = self._redeliveries, []
+            for record, callback in retry:
+                self._produce(record, callback)
+        self._producer.poll(0)
+
+    def _publish(self, outcome: Outcome) -> None:
+        if not outcome.records:
+            self._offsets.finish(outcome.topic, outcome.partition, outcome.offset)
+            return
+        remaining = len(outcome.records)
+
+        def delivered(record: KafkaRecord) -> Callable[[KafkaError | None, Message], None]:
+            def callback(error: KafkaError | None, _message: Message) -> None:
+                nonlocal remaining
+                if error is not None:
+                    # Never give up on an outcome record: the offset stays uncommitted until it
+                    # lands, so a crash meanwhile redelivers the event instead of losing this.
+                    self.logger.error(
+                        "outcome record not delivered; producing again",
+                        extra={"topic": record.topic, "error": str(error)},
+                    )
+                    self._redeliveries.append((record, callback))
+                    return
+                remaining -= 1
+                if remaining == 0:
+                    self._offsets.finish(outcome.topic, outcome.partition, outcome.offset)
+
+            return callback
+
+        for record in outcome.records:
+            self._produce(record, delivered(record))
+
+    def _produce(self, record: KafkaRecord, callback: Callable[..., None]) -> None:
+        assert self._producer is not None
+        while True:
+            try:
+                self._producer.produce(
+                    record.topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=list(record.headers),
+                    on_delivery=callback,
+                )
+                return
+            except BufferError:  # local queue full: serve delivery reports, then try again
+                self._producer.poll(0.05)
+
+    def _apply_flow(self) -> None:
+        assert self._consumer is not None and self._executor is not None
+        to_pause, to_resume = self._executor.flow_changes()
+        if to_pause:
+            self._consumer.pause([TopicPartition(t, p) for t, p in to_pause])
+        if to_resume:
+            self._consumer.resume([TopicPartition(t, p) for t, p in to_resume])
+
+    def _commit(self, keys: list[PartitionKey] | None = None) -> None:
+        """Commit finished offsets (contiguous per partition) synchronously."""
+        assert self._consumer is not None
+        positions = self._offsets.committable(keys)
+        if not positions:
+            return
+        offsets = [TopicPartition(t, p, position) for (t, p), position in positions.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as error:
+            # e.g. a rebalance in progress: the offsets stay committable and go with the next try.
+            self.logger.warning("commit failed", extra={"error": str(error)})
+            return
+        self._offsets.confirm(positions)
+        self.stats.commits += 1
+
+    def _flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
+        """Deliver every pending outcome record (their callbacks finish offsets)."""
+        assert self._producer is not None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = self._producer.flush(max(deadline - time.monotonic(), 0))
+            if self._redeliveries and time.monotonic() < deadline:
+                self._settle()
+                continue
+            if remaining:
+                self.logger.error("outcome records still undelivered", extra={"count": remaining})
+            return
+
+    # -- rebalances --------------------------------------------------------------------------
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert self._executor is not None
+        self.stats.assignments += 1
+        self.metrics.rebalances.labels("assign").inc()
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        self._executor.assign(keys)
+        self.logger.info("partitions assigned", extra={"partitions": _names(keys)})
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert self._executor is not None
+        self.stats.revocations += 1
+        self.metrics.rebalances.labels("revoke").inc()
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        self._executor.revoke(keys, "partition revoked")
+        # Running jobs were asked to stop; give those that finish anyway a moment, so their
+        # offsets go with this commit rather than being redone by the next owner.
+        grace = 0.0 if self._closing.is_set() else self.settings.revoke_grace_s
+        deadline = time.monotonic() + grace
+        while self._executor.in_flight_of(keys) and time.monotonic() < deadline:
+            self._settle(wait_s=0.05)
+        self._settle()
+        self._flush()
+        self._commit(keys)
+        self._offsets.forget(keys)
+        self._executor.forget(keys)
+        self.logger.info("partitions revoked", extra={"partitions": _names(keys)})
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert self._executor is not None
+        self.stats.losses += 1
+        self.metrics.rebalances.labels("lost").inc()
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        # Another member may own these already: committing would be wrong, stopping is right.
+        self._executor.revoke(keys, "partition lost")
+        self._offsets.forget(keys)
+        self._executor.forget(keys)
+        self.logger.warning("partitions lost", extra={"partitions": _names(keys)})
+
+    # -- drain and close ---------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        """Stop fetching, let running jobs finish within the drain timeout, publish, commit."""
+        assert self._consumer is not None and self._executor is not None
+        executor = self._executor
+        executor.stop_intake()
+        self._apply_flow()
+        deadline = time.monotonic() + self.settings.drain_timeout_s
+        self.logger.info(
+            "draining",
+            extra={"in_flight": executor.in_flight, "timeout_s": self.settings.drain_timeout_s},
+        )
+        while executor.in_flight and time.monotonic() < deadline:
+            # Polling keeps the membership alive (and serves rebalances) while jobs finish;
+            # the partitions are paused, so whatever still arrives is left for redelivery.
+            self._consumer.consume(self.settings.batch_size, POLL_TIMEOUT_S)
+            self._settle(wait_s=0.01)
+        if executor.in_flight:
+            self.logger.warning(
+                "drain deadline passed; leaving jobs for redelivery",
+                extra={"in_flight": executor.in_flight},
+            )
+            executor.cancel_all("drain deadline passed")
+        self._closing.set()
+        self._settle()
+        self._flush()
+        self._commit()
+        self.logger.info("drained", extra={"commits": self.stats.commits})
+
+    def _close(self) -> None:
+        if self._consumer is not None:
+            try:
+                self._consumer.close()
+            except (KafkaException, RuntimeError) as error:
+                self.logger.warning("consumer close failed", extra={"error": str(error)})
+        if self._producer is not None:
+            self._producer.flush(FLUSH_TIMEOUT_S)
+
+    def _crashed_unit(self, unit: Unit) -> list[Outcome]:
+        """The runner itself failed, outside any job (called in the pool thread, inside the
+        `except`). Closing: leave the unit for redelivery. Otherwise dead-letter its records,
+        so one odd record can never stall its partition's commits."""
+        if self._closing.is_set():
+            return [Outcome(r.topic, r.partition, r.offset, False) for r in unit.records]
+        error = sys.exc_info()[1] or RuntimeError("unit failed")
+        self.logger.exception("unit failed outside any job; dead-lettering its records")
+        failure = Failure(f"WorkerError.{type(error).__name__}", str(error), retriable=False)
+        outcomes = []
+        for consumed in unit.records:
+            delivery = Delivery.of(
+                consumed.topic, consumed.partition, consumed.offset, dpp_headers(consumed)
+            )
+            route = self.retry.route(
+                job_topic=None, delivery=delivery, failure=failure, headers=consumed.headers
+            )
+            record = KafkaRecord(
+                route.topic, consumed.key or b"", consumed.value or b"", route.headers
+            )
+            outcomes.append(
+                Outcome(consumed.topic, consumed.partition, consumed.offset, True, (record,))
+            )
+        return outcomes
+
+
+def _names(keys: list[PartitionKey]) -> list[str]:
+    return [f"{topic}[{partition}]" for topic, partition in keys]
