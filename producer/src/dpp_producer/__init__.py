@@ -1,1 +1,1 @@
-"""HTTP ingest API (FastAPI, server and AWS Lambda) that validates, routes and durably produces events to Kafka."""
+"""HTTP ingest API (FastAPI, server and Lambda): validates, routes and durably produces events."""

@@ -80,4 +80,6 @@ def admit(document: Any, context: AdmissionContext, path: str = "") -> AdmittedE
         ) from None
     if envelope.dataschema is None:
         envelope = envelope.model_copy(update={"dataschema": event_type.dataschema})
-    return AdmittedEvent(envelope, event_type, encode(envelope, payload, event_type, context.namespace))
+    return AdmittedEvent(
+        envelope, event_type, encode(envelope, payload, event_type, context.namespace)
+    )

@@ -97,7 +97,9 @@ class IdempotencyGuard:
         store = await asyncio.to_thread(self._get_store)
         existing = await asyncio.to_thread(store.get, key, principal)
         if existing is not None:
-            return self._replay(existing.request_hash, fingerprint, existing.status_code, existing.body)
+            return self._replay(
+                existing.request_hash, fingerprint, existing.status_code, existing.body
+            )
         answer = await produce_answer()
         if not 200 <= answer.status_code < 300:
             return answer

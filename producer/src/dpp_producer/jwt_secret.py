@@ -29,7 +29,7 @@ def jwt_secret(settings: ProducerSettings) -> str:
 
 
 def _fetch(arn: str) -> str:
-    import boto3  # noqa: PLC0415 - only cloud deployments pay for importing boto3
+    import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - only the cloud pays for it
 
     value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
     # Accept a plain string or the JSON shape the console creates ({"jwt_secret": "..."}).

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one app: requests, latency, acknowledged events, produce errors, queue depth."""
+"""Prometheus metrics of one app: requests, latency, accepted events, produce errors, queue."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -95,12 +96,8 @@ class EventPublisher:
 
         def on_delivery(error: Any, message: Any) -> None:
             # Runs on the poll thread; the loop may be gone if the request already timed out.
-            try:
-                loop.call_soon_threadsafe(
-                    _settle, acknowledged, error, message, self.retry_after_s
-                )
-            except RuntimeError:
-                pass
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, acknowledged, error, message, self.retry_after_s)
 
         try:
             producer.produce(
@@ -171,16 +168,16 @@ class EventPublisher:
         return self._ready
 
 
-def _settle(
-    future: asyncio.Future[Delivery], error: Any, message: Any, retry_after_s: int
-) -> None:
+def _settle(future: asyncio.Future[Delivery], error: Any, message: Any, retry_after_s: int) -> None:
     if future.done():  # the request timed out and cancelled it; the record is delivered anyway
         return
     if error is None:
         future.set_result(Delivery(message.topic(), message.partition(), message.offset()))
     elif error.name() in _UNAVAILABLE_CODES or error.retriable():
         future.set_exception(
-            BrokerUnavailableError(f"the broker did not acknowledge: {error.str()}", retry_after_s=retry_after_s)
+            BrokerUnavailableError(
+                f"the broker did not acknowledge: {error.str()}", retry_after_s=retry_after_s
+            )
         )
     else:
         future.set_exception(ProduceFailedError(f"the broker rejected the record: {error.str()}"))

@@ -13,7 +13,8 @@ Environment = Literal["sandbox", "dev", "test", "staging", "prod"]
 _LOCAL_ENVIRONMENTS = frozenset({"sandbox", "dev", "test"})
 MIN_SECRET_LENGTH = 32
 _PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "dev-secret", "sandbox"})
-SANDBOX_JWT_SECRET = "dpp-sandbox-jwt-secret-not-for-production-use"
+# Public on purpose: used only when DPP_ENV is local and no secret is configured.
+SANDBOX_JWT_SECRET = "dpp-sandbox-jwt-secret-not-for-production-use"  # noqa: S105
 
 
 class ProducerSettings(BaseSettings):
@@ -21,7 +22,9 @@ class ProducerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    env: Environment = Field(default="sandbox", alias="DPP_ENV", description="Deployment environment")
+    env: Environment = Field(
+        default="sandbox", alias="DPP_ENV", description="Deployment environment"
+    )
     jwt_secret_arn: str | None = Field(
         default=None, alias="JWT_SECRET_ARN", description="Secrets Manager ARN of the HS256 secret"
     )
@@ -33,14 +36,19 @@ class ProducerSettings(BaseSettings):
         default=None, alias="CORS_ORIGIN", description="Comma-separated allowed browser origins"
     )
     ack_timeout_s: float = Field(
-        default=5.0, gt=0, le=120, alias="DPP_PRODUCER_ACK_TIMEOUT_S",
+        default=5.0,
+        gt=0,
+        le=120,
+        alias="DPP_PRODUCER_ACK_TIMEOUT_S",
         description="Longest wait for the broker's acknowledgement before answering 503",
     )
     retry_after_s: int = Field(default=5, ge=1, alias="DPP_PRODUCER_RETRY_AFTER_S")
     max_batch: int = Field(default=500, ge=1, le=10_000, alias="DPP_PRODUCER_MAX_BATCH")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, alias="DPP_PRODUCER_MAX_BODY_BYTES")
     queue_limit: int = Field(
-        default=100_000, ge=1, alias="DPP_PRODUCER_QUEUE_LIMIT",
+        default=100_000,
+        ge=1,
+        alias="DPP_PRODUCER_QUEUE_LIMIT",
         description="Records the local produce queue may hold before requests get 429",
     )
     idempotency_ttl_s: float = Field(default=24 * 3600, gt=0, alias="DPP_IDEMPOTENCY_TTL_S")

@@ -18,14 +18,14 @@ def correlation_id_of(scope: Scope) -> str:
     """The caller's X-Correlation-Id, else API Gateway's request id (Lambda), else a new id."""
     for name, value in scope.get("headers", ()):
         if name == CORRELATION_HEADER.encode():
-            text = value.decode("latin-1").strip()
+            text: str = value.decode("latin-1").strip()
             if text and len(text) <= _MAX_CORRELATION_LENGTH and text.isprintable():
                 return text
-    aws_event: Any = scope.get("aws.event")
+    aws_event: Any = scope.get("aws.event")  # set by Mangum on Lambda
     if isinstance(aws_event, dict):
         request_id = aws_event.get("requestContext", {}).get("requestId")
         if isinstance(request_id, str) and request_id:
-            return request_id
+            return str(request_id)
     return new_id()
 
 

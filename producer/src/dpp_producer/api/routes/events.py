@@ -93,6 +93,7 @@ def _json_response(answer: Answer, headers: dict[str, str] | None = None) -> Res
 
 async def _answer_once(
     runtime: ProducerRuntime,
+    *,
     route: str,
     key: str | None,
     subject: str,
@@ -139,7 +140,12 @@ async def publish_event(
         return Answer(202, _accepted(admitted, delivery).model_dump_json().encode())
 
     answer = await _answer_once(
-        runtime, "POST /v1/events", idempotency_key, principal.subject, document, produce
+        runtime,
+        route="POST /v1/events",
+        key=idempotency_key,
+        subject=principal.subject,
+        document=document,
+        produce=produce,
     )
     event_id = json.loads(answer.body)["id"]
     return _json_response(answer, {"Location": JOBS_PATH + event_id})
@@ -230,6 +236,11 @@ async def publish_batch(
         return Answer(207, result.model_dump_json(exclude_none=True).encode())
 
     answer = await _answer_once(
-        runtime, "POST /v1/events:batch", idempotency_key, principal.subject, document, produce
+        runtime,
+        route="POST /v1/events:batch",
+        key=idempotency_key,
+        subject=principal.subject,
+        document=document,
+        produce=produce,
     )
     return _json_response(answer)

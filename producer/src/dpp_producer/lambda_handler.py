@@ -1,0 +1,118 @@
+"""AWS Lambda entry point: the same FastAPI app behind API Gateway v2 (HTTP API) via Mangum.
+
+Mangum rather than Powertools' own APIGatewayHttpResolver: one app, one set of routes, one
+OpenAPI document and one error handler serve uvicorn and Lambda alike; Powertools still supplies
+the Logger, Metrics (EMF) and Tracer around it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, cast
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dpp_producer.log import logger as producer_logger
+
+METRICS_NAMESPACE = "dpp-events"
+CORRELATION_HEADER = "x-correlation-id"
+# Leave the runtime this much of the invocation's time to return the response after flushing.
+_FLUSH_MARGIN_S = 0.5
+# Peek into bodies up to this size for the envelope's correlationid (single events only).
+_PEEK_LIMIT_BYTES = 256 * 1024
+
+logger: Logger = producer_logger()
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=logger.service)
+tracer = Tracer(service=logger.service)
+
+
+class EmfEventMetrics:
+    """Reports produce outcomes as CloudWatch metrics (EMF lines flushed by `log_metrics`)."""
+
+    def event_accepted(self, event_type: str, ack_latency_s: float) -> None:
+        metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="AckLatency", unit=MetricUnit.Milliseconds, value=ack_latency_s * 1000.0
+        )
+
+    def produce_error(self, reason: str) -> None:
+        metrics.add_metric(name="ProduceErrors", unit=MetricUnit.Count, value=1)
+
+
+class _Container:
+    """What one Lambda execution environment keeps between invocations, built on first use."""
+
+    def __init__(self) -> None:
+        from mangum import Mangum  # noqa: PLC0415 - part of the measured cold start
+
+        from dpp_producer.app import create_app  # noqa: PLC0415
+
+        self.app = create_app(manage_producer=False)
+        self.runtime = self.app.state.runtime
+        self.runtime.metrics.sinks.append(EmfEventMetrics())
+        self.adapter = Mangum(self.app, lifespan="off")
+
+
+_container: _Container | None = None
+
+
+def container() -> _Container:
+    global _container  # noqa: PLW0603 - one per execution environment by design
+    if _container is None:
+        _container = _Container()
+    return _container
+
+
+def correlation_id(event: dict[str, Any]) -> str | None:
+    """The request's X-Correlation-Id, else the envelope's `correlationid`, else the API Gateway
+    request id."""
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    if headers.get(CORRELATION_HEADER):
+        return str(headers[CORRELATION_HEADER])
+    envelope_correlation = _envelope_correlation_id(event)
+    if envelope_correlation:
+        return envelope_correlation
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    return str(request_id) if request_id else None
+
+
+def _envelope_correlation_id(event: dict[str, Any]) -> str | None:
+    body = event.get("body")
+    if not isinstance(body, str) or not body or len(body) > _PEEK_LIMIT_BYTES:
+        return None
+    try:
+        raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+        document = json.loads(raw)
+    except (ValueError, binascii.Error, RecursionError):
+        return None  # the app answers 400 for it
+    value = document.get("correlationid") if isinstance(document, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """API Gateway v2 event in, API Gateway v2 response out; the producer is flushed first."""
+    current = container()
+    correlation = correlation_id(event)
+    logger.set_correlation_id(correlation)
+    if correlation is not None:
+        # The app then sees one correlation id whichever place it came from.
+        event = {
+            **event,
+            "headers": {**(event.get("headers") or {}), CORRELATION_HEADER: correlation},
+        }
+    try:
+        response: dict[str, Any] = current.adapter(event, cast(Any, context))
+    finally:
+        budget = context.get_remaining_time_in_millis() / 1000.0 - _FLUSH_MARGIN_S
+        left = current.runtime.publisher.flush(
+            max(0.0, min(budget, current.runtime.settings.ack_timeout_s))
+        )
+        if left:
+            logger.warning("records still queued after flush", extra={"queued": left})
+    return response
