@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-
 from dpp_producer.auth import mint_token
 from dpp_producer.settings import SANDBOX_JWT_SECRET, ProducerSettings
 
@@ -84,7 +83,7 @@ def read_record(
                 message.offset(),
                 message.key(),
                 message.value(),
-                {name: value for name, value in message.headers() or []},
+                dict(message.headers() or []),
             )
         raise AssertionError(f"no record at {topic}[{partition}]@{offset} within {timeout_s}s")
     finally:

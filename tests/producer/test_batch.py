@@ -1,4 +1,4 @@
-"""POST /v1/events:batch: per-event outcomes, partial failure, limits, all against the real broker."""
+"""POST /v1/events:batch: per-event outcomes, partial failure and limits, on the real broker."""
 
 from __future__ import annotations
 

@@ -6,10 +6,10 @@ import json
 import threading
 import time
 
-from fastapi.testclient import TestClient
-
 from dpp_shared.events import REGISTRY
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
+from fastapi.testclient import TestClient
+
 from tests.producer import factories
 from tests.producer.conftest import AppFactory
 

@@ -1,11 +1,11 @@
-"""Idempotency-Key: replay of the first answer, nothing produced twice, 409 on reuse; SQLite and PostgreSQL."""
+"""Idempotency-Key: replays the first answer, produces nothing twice, 409 on reuse."""
 
 from __future__ import annotations
 
 import pytest
+from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from fastapi.testclient import TestClient
 
-from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from tests.producer import factories
 from tests.producer.conftest import AppFactory
 from tests.producer.test_events import assert_problem
