@@ -1,4 +1,4 @@
-"""The `dpp` command: one entry point whose sub-commands live in `dpp_cli.commands`, one module each.
+"""The `dpp` command: one entry point; its sub-commands live in `dpp_cli.commands`, one per module.
 
 Command modules import heavy libraries inside their functions so `dpp --help` stays instant.
 """

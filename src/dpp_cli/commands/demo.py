@@ -1,8 +1,123 @@
-"""`dpp demo`: post sample events and show them flow through."""
+"""`dpp demo`: post sample events to the producer and follow them to finished jobs."""
 
 from __future__ import annotations
 
+import time
+import uuid
+from typing import Annotated, Any
 
-def demo() -> None:
-    """Post sample events to the producer and follow them to completed jobs."""
-    raise NotImplementedError
+import typer
+
+from dpp_cli.console import err, fail, out
+
+TERMINAL = {"succeeded", "dead"}
+
+
+def _sample_events(session: str) -> list[dict[str, Any]]:
+    persona = f"demo-persona-{session[:8]}"
+    return [
+        {
+            "type": "demo.echo.requested.v1",
+            "source": "urn:dpp:demo",
+            "data": {"session_id": session, "message": "hello from dpp demo"},
+        },
+        {
+            "type": "persona.embedding.requested.v1",
+            "source": "urn:dpp:demo",
+            "data": {
+                "persona_id": persona,
+                "texts": ["I love hiking in the mountains.", "Quarterly revenue grew 12%."],
+            },
+        },
+        {
+            "type": "persona.tone.classification.requested.v1",
+            "source": "urn:dpp:demo",
+            "data": {
+                "persona_id": persona,
+                "texts": ["Wow, this is absolutely amazing!!", "Please find the report attached."],
+            },
+        },
+    ]
+
+
+def demo(
+    url: Annotated[str, typer.Option(help="Producer API base URL.")] = "http://127.0.0.1:8080",
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the jobs.")] = 60.0,
+) -> None:
+    """Post sample events (echo, embedding, tone) and show each job run to completion.
+
+    Needs the stack from `dpp up`. Mints a sandbox token with the local secret.
+    """
+    import httpx  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from dpp_producer.auth import mint_token  # noqa: PLC0415
+    from dpp_producer.jwt_secret import jwt_secret  # noqa: PLC0415
+    from dpp_producer.settings import producer_settings  # noqa: PLC0415
+
+    token = mint_token(
+        jwt_secret(producer_settings()), subject="dpp-demo", scope="events:*", ttl_s=600
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    session = uuid.uuid4().hex
+    accepted: list[dict[str, Any]] = []
+    with httpx.Client(base_url=url, headers=headers, timeout=15) as client:
+        try:
+            client.get("/healthz").raise_for_status()
+        except httpx.HTTPError as error:
+            fail(f"the producer API at {url} does not answer ({error}); start it with `dpp up`")
+        sent = Table(title="1. events accepted by the producer (acks=all)")
+        for column in ("type", "event id", "topic", "partition", "offset"):
+            sent.add_column(column)
+        for event in _sample_events(session):
+            response = client.post("/v1/events", json=event)
+            if response.status_code != 202:
+                fail(f"{event['type']} was refused ({response.status_code}): {response.text}")
+            body = response.json()
+            accepted.append(body)
+            partition, offset = str(body["partition"]), str(body["offset"])
+            sent.add_row(event["type"], body["id"], body["topic"], partition, offset)
+        out.print(sent)
+        err.print("[dim]… waiting for the workers[/]")
+        jobs = _wait_for_jobs(client, [body["id"] for body in accepted], timeout)
+    done = Table(title="2. jobs run by the consumer workers")
+    for column in ("event id", "job type", "status", "attempts", "result"):
+        done.add_column(column)
+    for job_id, job in jobs.items():
+        if job is None:
+            done.add_row(job_id, "?", "[red]not started[/]", "-", "")
+            continue
+        summary = str(job.get("result") or job.get("error") or "")
+        done.add_row(
+            job_id,
+            str(job.get("job_type")),
+            str(job.get("status")),
+            str(job.get("attempts")),
+            summary[:80] + ("…" if len(summary) > 80 else ""),
+        )
+    out.print(done)
+    if not all(job and job.get("status") == "succeeded" for job in jobs.values()):
+        fail("not every job succeeded in time; see .dpp/logs/consumer.log")
+    out.print(
+        "[bold green]3. done:[/] every event was acknowledged by Kafka, consumed, run and "
+        "recorded; job.completed.v1 events are on the dpp.job.results topic."
+    )
+
+
+def _wait_for_jobs(
+    client: Any, job_ids: list[str], timeout_s: float
+) -> dict[str, dict[str, Any] | None]:
+    jobs: dict[str, dict[str, Any] | None] = dict.fromkeys(job_ids)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for job_id in job_ids:
+            current = jobs[job_id]
+            if current is not None and current.get("status") in TERMINAL:
+                continue
+            response = client.get(f"/v1/jobs/{job_id}")
+            if response.status_code == 200:
+                jobs[job_id] = response.json()
+        if all(job and job.get("status") in TERMINAL for job in jobs.values()):
+            break
+        time.sleep(0.25)
+    return jobs

@@ -34,7 +34,9 @@ def up(
     except SandboxError as error:
         fail(str(error))
         return
-    out.print(f"[green]Kafka sandbox ready[/] at [bold]{status.bootstrap_servers}[/] (pid {status.pid})")
+    out.print(
+        f"[green]Kafka sandbox ready[/] at [bold]{status.bootstrap_servers}[/] (pid {status.pid})"
+    )
     out.print(f"data: {status.data_dir}")
 
 

@@ -51,7 +51,7 @@ def apply(
             replication_factor=replication_factor,
             dry_run=dry_run,
         )
-    except Exception as error:  # noqa: BLE001 - any cluster failure is reported plainly
+    except Exception as error:
         fail(f"could not apply topics: {error}")
         return
     table = Table(title="topics apply" + (" (dry run)" if dry_run else ""))
@@ -76,7 +76,7 @@ def list_topics() -> None:
     specs = {namespace.physical(spec.name): spec for spec in declared_topics()}
     try:
         states = describe_topics(_admin(), specs)  # type: ignore[arg-type]
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         fail(f"could not reach the cluster: {error}")
         return
     table = Table(title="declared topics")

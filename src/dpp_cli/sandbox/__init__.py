@@ -1,4 +1,4 @@
-"""The embedded Kafka sandbox: a real single-node Apache Kafka (KRaft) run from Maven Central jars."""
+"""The embedded Kafka sandbox: real single-node Apache Kafka (KRaft) from Maven Central jars."""
 
 from dpp_cli.sandbox.broker import KafkaSandbox, SandboxStatus
 from dpp_cli.sandbox.errors import SandboxError

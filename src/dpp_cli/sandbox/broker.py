@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from dpp_cli.sandbox.distribution import KAFKA_VERSION, java_executable, kafka_libs
 from dpp_cli.sandbox.errors import SandboxError
@@ -101,10 +103,11 @@ def broker_reachable(bootstrap_servers: str, timeout_s: float = 2.0) -> bool:
     """True when the broker answers an AdminClient metadata request."""
     from confluent_kafka.admin import AdminClient  # noqa: PLC0415 - keep `dpp --help` fast
 
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": _QUIET_LOGGER})
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "logger": _QUIET_LOGGER}
+    admin = AdminClient(config)
     try:
         admin.list_topics(timeout=timeout_s)
-    except Exception:  # noqa: BLE001 - any failure means "not reachable yet"
+    except Exception:
         return False
     return True
 
@@ -212,7 +215,9 @@ class KafkaSandbox:
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if result.returncode != 0:
-                raise SandboxError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+                raise SandboxError(
+                    f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
+                )
         return SandboxState(
             pid=0,
             port=self.port,
@@ -271,10 +276,8 @@ class KafkaSandbox:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if the broker is our child, so it does not linger as a zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
