@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from dpp_shared.store import IdempotencyStore, JobStart, JobStore
 from dpp_shared.store.engine import create_store_engine
 

@@ -6,8 +6,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from dpp_shared.store import IdempotencyStore
 
+from dpp_shared.store import IdempotencyStore
 from tests.shared.store.conftest import ManualClock
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dpp_shared.ids import new_id
 from dpp_shared.store import JobStatus, JobStore
-
 from tests.shared.store.conftest import job_start
 
 

@@ -6,9 +6,9 @@ import json
 from datetime import UTC
 
 import pytest
+
 from dpp_shared.ids import new_id
 from dpp_shared.store import JobNotFoundError, JobStatus, JobStore
-
 from tests.shared.store.conftest import job_start
 
 

@@ -6,20 +6,23 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Self, TypeVar
 
 from sqlalchemy import (
     Connection,
     CursorResult,
     Engine,
-    Insert,
     Row,
+    TextClause,
     bindparam,
+    literal_column,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 
 from dpp_shared.store.clock import utc_now as _utc_now
 from dpp_shared.store.engine import WRITE_OPTION, create_store_engine, translate_unavailable
@@ -27,7 +30,10 @@ from dpp_shared.store.errors import JobNotFoundError
 from dpp_shared.store.migration import upgrade_to_head
 from dpp_shared.store.schema import TERMINAL_STATUSES, JobStatus, UtcDateTime, jobs_table
 
-_TERMINAL = [status.value for status in TERMINAL_STATUSES]
+# Inlined as SQL literals rather than an expanding IN parameter, which executemany forbids.
+_UNFINISHED = jobs_table.c.status.not_in(
+    [literal_column(f"'{status.value}'") for status in sorted(TERMINAL_STATUSES)]
+)
 # Rows per statement in batched calls: SQLite allows 32766 bound parameters, PostgreSQL 65535.
 _BATCH_ROWS = 500
 
@@ -200,14 +206,18 @@ class JobStore:
         now = self._now()
         records: dict[str, JobRecord] = {}
         with translate_unavailable("starting jobs"), self._writer.begin() as connection:
+            upsert = _upsert_running(connection.dialect.name)
             for chunk in _chunks(list(unique.values()), _BATCH_ROWS):
-                connection.execute(_upsert_running(connection, chunk, now))
-                rows = connection.execute(
-                    select(*_RECORD_COLUMNS).where(
-                        jobs_table.c.id.in_([start.job_id for start in chunk])
-                    )
-                )
-                for row in rows:
+                started = connection.execute(upsert, [_running_row(start, now) for start in chunk])
+                for row in started:
+                    record = JobRecord.from_row(row)
+                    records[record.id] = record
+            # The upsert returns the rows it inserted or updated; terminal ones it left alone.
+            untouched = [job_id for job_id in unique if job_id not in records]
+            for ids in _chunks(untouched, _BATCH_ROWS):
+                for row in connection.execute(
+                    select(*_RECORD_COLUMNS).where(jobs_table.c.id.in_(ids))
+                ):
                     record = JobRecord.from_row(row)
                     records[record.id] = record
         return records
@@ -239,7 +249,7 @@ class JobStore:
         now = self._now()
         statement = (
             update(jobs_table)
-            .where(jobs_table.c.id == job_id, jobs_table.c.status.not_in(_TERMINAL))
+            .where(jobs_table.c.id == job_id, _UNFINISHED)
             .values(
                 status=JobStatus.SUCCEEDED.value,
                 result=result,
@@ -285,9 +295,7 @@ class JobStore:
 
     def _update_unfinished(self, operation: str, job_id: str, **values: Any) -> bool:
         statement = (
-            update(jobs_table)
-            .where(jobs_table.c.id == job_id, jobs_table.c.status.not_in(_TERMINAL))
-            .values(**values)
+            update(jobs_table).where(jobs_table.c.id == job_id, _UNFINISHED).values(**values)
         )
         with translate_unavailable(operation), self._writer.begin() as connection:
             updated: CursorResult[Any] = connection.execute(statement)
@@ -310,29 +318,14 @@ def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
-def _upsert_running(connection: Connection, starts: Sequence[JobStart], now: datetime) -> Insert:
-    """INSERT the jobs as running; for existing unfinished ones bump attempts instead."""
-    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(jobs_table).values(
-        [
-            {
-                "id": start.job_id,
-                "event_type": start.event_type,
-                "job_type": start.job_type,
-                "status": JobStatus.RUNNING.value,
-                "attempts": 1,
-                "progress": 0.0,
-                "source_topic": start.topic,
-                "source_partition": start.partition,
-                "source_offset": start.offset,
-                "correlation_id": start.correlation_id,
-                "created_at": now,
-                "updated_at": now,
-                "started_at": now,
-            }
-            for start in starts
-        ]
-    )
+def _upsert_running(dialect_name: str) -> ReturningInsert[Any]:
+    """INSERT jobs as running; for existing unfinished ones bump attempts instead.
+
+    Executed with a list of parameter sets: RETURNING makes SQLAlchemy send them as multi-row
+    VALUES batches ("insertmanyvalues") from one cached compilation, not row by row.
+    """
+    dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement = dialect_insert(jobs_table)
     excluded = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=[jobs_table.c.id],
@@ -345,29 +338,36 @@ def _upsert_running(connection: Connection, starts: Sequence[JobStart], now: dat
             "updated_at": excluded.updated_at,
             "started_at": excluded.started_at,
         },
-        where=jobs_table.c.status.not_in(_TERMINAL),
-    )
+        where=_UNFINISHED,
+    ).returning(*_RECORD_COLUMNS)
+
+
+def _running_row(start: JobStart, now: datetime) -> dict[str, Any]:
+    return {
+        "id": start.job_id,
+        "event_type": start.event_type,
+        "job_type": start.job_type,
+        "status": JobStatus.RUNNING.value,
+        "attempts": 1,
+        "progress": 0.0,
+        "source_topic": start.topic,
+        "source_partition": start.partition,
+        "source_offset": start.offset,
+        "correlation_id": start.correlation_id,
+        "created_at": now,
+        "updated_at": now,
+        "started_at": now,
+    }
 
 
 def _succeed_from_values(
     connection: Connection, chunk: Sequence[tuple[str, dict[str, Any]]], now: datetime
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[TextClause, dict[str, Any]]:
     """One guarded UPDATE ... FROM (VALUES ...) RETURNING id for a whole batch of results.
 
     Both PostgreSQL and SQLite (3.33+) accept UPDATE ... FROM a CTE; RETURNING tells exactly
     which rows this transaction moved to SUCCEEDED, with no per-row round trip.
     """
-    rows = ", ".join(f"(:id{index}, :result{index})" for index in range(len(chunk)))
-    result_value = (
-        "CAST(v.result AS JSON)" if connection.dialect.name == "postgresql" else "v.result"
-    )
-    statement = text(
-        f"WITH v(id, result) AS (VALUES {rows}) "  # noqa: S608 - only placeholders are interpolated
-        f"UPDATE jobs SET status = :succeeded, result = {result_value}, error = NULL, "
-        "progress = 1.0, updated_at = :now, finished_at = :now "
-        "FROM v WHERE jobs.id = v.id AND jobs.status NOT IN (:succeeded, :dead) "
-        "RETURNING jobs.id"
-    ).bindparams(bindparam("now", type_=UtcDateTime()))
     parameters: dict[str, Any] = {
         "succeeded": JobStatus.SUCCEEDED.value,
         "dead": JobStatus.DEAD.value,
@@ -376,4 +376,18 @@ def _succeed_from_values(
     for index, (job_id, result) in enumerate(chunk):
         parameters[f"id{index}"] = job_id
         parameters[f"result{index}"] = json.dumps(result)
-    return statement, parameters
+    return _succeed_statement(connection.dialect.name, len(chunk)), parameters
+
+
+@lru_cache(maxsize=64)
+def _succeed_statement(dialect_name: str, rows: int) -> TextClause:
+    # Cached per batch size: parsing a text() with a thousand placeholders is not free.
+    values = ", ".join(f"(:id{index}, :result{index})" for index in range(rows))
+    result_value = "CAST(v.result AS JSON)" if dialect_name == "postgresql" else "v.result"
+    return text(
+        f"WITH v(id, result) AS (VALUES {values}) "  # noqa: S608 - placeholders only
+        f"UPDATE jobs SET status = :succeeded, result = {result_value}, error = NULL, "
+        "progress = 1.0, updated_at = :now, finished_at = :now "
+        "FROM v WHERE jobs.id = v.id AND jobs.status NOT IN (:succeeded, :dead) "
+        "RETURNING jobs.id"
+    ).bindparams(bindparam("now", type_=UtcDateTime()))
