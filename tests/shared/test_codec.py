@@ -6,13 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dpp_shared.codec import decode, encode
 from dpp_shared.errors import EventDecodeError
 from dpp_shared.events import REGISTRY
 from dpp_shared.topics import TopicNamespace
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from tests.shared.factories import SAMPLE_DATA, TRACEPARENT, make_event
 
 Headers = list[tuple[str, bytes | None]]

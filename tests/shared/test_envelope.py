@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from dpp_shared.envelope import EventEnvelope
 from pydantic import ValidationError
 
+from dpp_shared.envelope import EventEnvelope
 from tests.shared.factories import TRACEPARENT
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
+
 from dpp_shared.errors import EventValidationError, FieldIssue, UnknownEventTypeError
 from dpp_shared.events import REGISTRY, EventRegistry, EventType
 from dpp_shared.topics import declared_topics
-from pydantic import BaseModel
-
 from tests.shared.factories import SAMPLE_DATA
 
 CATALOG = [

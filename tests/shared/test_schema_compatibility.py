@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from dpp_shared.events import EventRegistry, EventType
 from dpp_shared.schemas import compare_schemas, payload_json_schema
 from dpp_shared.schemas.documents import compare_with_committed
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class Closed(BaseModel):
@@ -91,7 +92,7 @@ def test_new_required_field_without_default_is_incompatible() -> None:
 
 def test_optional_field_made_required_is_incompatible() -> None:
     class NoteRequired(OrderV1):
-        note: str | None  # type: ignore[assignment]
+        note: str | None
 
     assert _kinds(OrderV1, NoteRequired) == [("$.note", "new-required-field")]
 

@@ -11,6 +11,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from typer.testing import CliRunner
+
+from dpp_cli.main import app
 from dpp_shared.events import REGISTRY
 from dpp_shared.schemas import (
     ASYNCAPI_FILE,
@@ -20,9 +23,6 @@ from dpp_shared.schemas import (
     rendered_documents,
 )
 from dpp_shared.topics import declared_topics
-from typer.testing import CliRunner
-
-from dpp_cli.main import app
 from tests.shared.factories import SAMPLE_DATA
 
 REPO_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
