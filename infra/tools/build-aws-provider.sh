@@ -10,9 +10,10 @@ set -euo pipefail
 
 TOOLS_HOME="${DPP_TOOLS_HOME:-${HOME}/.cache/dpp/tools}"
 # The provider repo tags v5/v6 releases without a /vN module suffix, so the proxy only
-# serves pseudo-versions. This one is the main-branch commit of 2026-06-02.
+# serves pseudo-versions. This one is the main-branch commit of 2026-06-02 (CHANGELOG: 6.48.0
+# unreleased), advertised to terraform as 6.48.0.
 MODULE_VERSION="${AWS_PROVIDER_MODULE_VERSION:-v1.60.1-0.20260602190131-5f2286d6d836}"
-PROVIDER_VERSION="${AWS_PROVIDER_VERSION:-6.99.0}"
+PROVIDER_VERSION="${AWS_PROVIDER_VERSION:-6.48.0}"
 PLUGIN_DIR="${TOOLS_HOME}/terraform-plugins/registry.terraform.io/hashicorp/aws/${PROVIDER_VERSION}/linux_amd64"
 BINARY="${PLUGIN_DIR}/terraform-provider-aws_v${PROVIDER_VERSION}"
 

@@ -2,11 +2,11 @@
 # Install the offline infrastructure checkers into ~/.cache/dpp/tools/bin.
 #
 # Idempotent and quiet: prints nothing when everything is already there.
-#   tflint      go install from the Go module proxy
-#   actionlint  go install from the Go module proxy
-#   shellcheck  Debian package (apt-get), linked into the tools bin
-#   checkov     its own isolated environment (uv tool), never the project's lock
-#   terraform   must already be on PATH (the machine image ships 1.11.x); when it is not,
+#   tflint:     go install from the Go module proxy
+#   actionlint: go install from the Go module proxy
+#   ShellCheck: the Debian package (apt-get), linked into the tools bin
+#   checkov:    its own isolated environment (uv tool), never the project's lock
+#   terraform:  must already be on PATH (the machine image ships 1.11.x); when it is not,
 #               OpenTofu is built with go install and exposed as `terraform`.
 # The AWS provider is NOT built here (it takes too long for CI); see build-aws-provider.sh.
 set -euo pipefail

@@ -84,7 +84,7 @@ data "aws_iam_policy_document" "proxy_assume" {
   }
 }
 
-resource "aws_iam_role" "proxy" {
+resource "aws_iam_role" "this" {
   count = var.rds_proxy.enabled ? 1 : 0
 
   name               = "${var.name}-proxy"
@@ -99,11 +99,11 @@ data "aws_iam_policy_document" "proxy" {
   }
 }
 
-resource "aws_iam_role_policy" "proxy" {
+resource "aws_iam_role_policy" "this" {
   count = var.rds_proxy.enabled ? 1 : 0
 
   name   = "read-db-secret"
-  role   = aws_iam_role.proxy[0].id
+  role   = aws_iam_role.this[0].id
   policy = data.aws_iam_policy_document.proxy.json
 }
 
@@ -112,7 +112,7 @@ resource "aws_db_proxy" "this" {
 
   name                   = var.name
   engine_family          = "POSTGRESQL"
-  role_arn               = aws_iam_role.proxy[0].arn
+  role_arn               = aws_iam_role.this[0].arn
   vpc_subnet_ids         = var.subnet_ids
   vpc_security_group_ids = var.security_group_ids
   require_tls            = var.rds_proxy.require_tls

@@ -25,7 +25,7 @@ resource "aws_default_security_group" "this" {
   tags   = merge(var.tags, { Name = "${var.name}-default-deny" })
 }
 
-resource "aws_subnet" "private" {
+resource "aws_subnet" "this" {
   for_each = local.private_subnets
 
   vpc_id            = aws_vpc.this.id
@@ -37,28 +37,28 @@ resource "aws_subnet" "private" {
 
 # No internet gateway and no NAT gateway: private subnets only reach AWS services through
 # the endpoints below (S3 gateway endpoint is free; interface endpoints are billed per AZ-hour).
-resource "aws_route_table" "private" {
+resource "aws_route_table" "this" {
   vpc_id = aws_vpc.this.id
   tags   = merge(var.tags, { Name = "${var.name}-private" })
 }
 
-resource "aws_route_table_association" "private" {
-  for_each = aws_subnet.private
+resource "aws_route_table_association" "this" {
+  for_each = aws_subnet.this
 
   subnet_id      = each.value.id
-  route_table_id = aws_route_table.private.id
+  route_table_id = aws_route_table.this.id
 }
 
 resource "aws_flow_log" "this" {
   vpc_id               = aws_vpc.this.id
   traffic_type         = "REJECT"
   log_destination_type = "cloud-watch-logs"
-  log_destination      = aws_cloudwatch_log_group.flow.arn
-  iam_role_arn         = aws_iam_role.flow.arn
+  log_destination      = aws_cloudwatch_log_group.this.arn
+  iam_role_arn         = aws_iam_role.this.arn
   tags                 = var.tags
 }
 
-resource "aws_cloudwatch_log_group" "flow" {
+resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_158:Flow logs hold no secrets; the AWS-managed key is sufficient.
   #checkov:skip=CKV_AWS_338:Rejected-traffic logs are only needed for 30 days of troubleshooting.
   name              = "/vpc/${var.name}/flow-logs"
@@ -66,7 +66,7 @@ resource "aws_cloudwatch_log_group" "flow" {
   tags              = var.tags
 }
 
-data "aws_iam_policy_document" "flow_assume" {
+data "aws_iam_policy_document" "assume" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
@@ -76,30 +76,30 @@ data "aws_iam_policy_document" "flow_assume" {
   }
 }
 
-resource "aws_iam_role" "flow" {
+resource "aws_iam_role" "this" {
   name               = "${var.name}-vpc-flow-logs"
-  assume_role_policy = data.aws_iam_policy_document.flow_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
 }
 
-data "aws_iam_policy_document" "flow" {
+data "aws_iam_policy_document" "this" {
   statement {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
-    resources = ["${aws_cloudwatch_log_group.flow.arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
 }
 
-resource "aws_iam_role_policy" "flow" {
+resource "aws_iam_role_policy" "this" {
   name   = "write-flow-logs"
-  role   = aws_iam_role.flow.id
-  policy = data.aws_iam_policy_document.flow.json
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
 }
 
 resource "aws_vpc_endpoint" "s3" {
   vpc_id            = aws_vpc.this.id
   service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
   vpc_endpoint_type = "Gateway"
-  route_table_ids   = [aws_route_table.private.id]
+  route_table_ids   = [aws_route_table.this.id]
   tags              = merge(var.tags, { Name = "${var.name}-s3" })
 }
 
@@ -126,7 +126,7 @@ resource "aws_vpc_endpoint" "interface" {
   service_name        = "com.amazonaws.${data.aws_region.current.name}.${each.key}"
   vpc_endpoint_type   = "Interface"
   private_dns_enabled = true
-  subnet_ids          = slice([for az in local.azs : aws_subnet.private[az].id], 0, min(var.endpoint_subnet_count, length(local.azs)))
+  subnet_ids          = slice([for az in local.azs : aws_subnet.this[az].id], 0, min(var.endpoint_subnet_count, length(local.azs)))
   security_group_ids  = [aws_security_group.endpoints.id]
   tags                = merge(var.tags, { Name = "${var.name}-${each.key}" })
 }

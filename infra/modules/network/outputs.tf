@@ -5,7 +5,7 @@ output "vpc_id" {
 
 output "private_subnet_ids" {
   description = "IDs of the private subnets, one per availability zone, in AZ order."
-  value       = [for az in local.azs : aws_subnet.private[az].id]
+  value       = [for az in local.azs : aws_subnet.this[az].id]
 }
 
 output "security_group_ids" {
