@@ -49,4 +49,3 @@ def embed(texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> Floa
         indices = order[start : start + batch_size]
         result[indices] = encoder.encode_batch([texts[i] for i in indices])
     return result
-

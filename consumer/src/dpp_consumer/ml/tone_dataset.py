@@ -34,7 +34,12 @@ class ToneDataset:
 
 def load_tone_dataset() -> ToneDataset:
     """Read the dataset bundled at ``dpp_consumer/ml/data/tone_sentences.json``."""
-    raw = resources.files("dpp_consumer.ml").joinpath("data").joinpath(DATASET_RESOURCE).read_text("utf-8")
+    raw = (
+        resources.files("dpp_consumer.ml")
+        .joinpath("data")
+        .joinpath(DATASET_RESOURCE)
+        .read_text("utf-8")
+    )
     data = json.loads(raw)
     labels = tuple(str(label) for label in data["labels"])
     examples = tuple(
