@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dpp_shared.lag import (
     AutoscalePolicy,
     AutoscaleState,
@@ -16,8 +19,6 @@ from dpp_shared.lag import (
     decide,
     loads_of,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def policy(**overrides: object) -> AutoscalePolicy:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from dpp_shared.lag import (
     AutoscalePolicy,
     AutoscaleSettings,

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-from dpp_shared.lag import GroupLag, LagReader, LagSource
 
+from dpp_shared.lag import GroupLag, LagReader, LagSource
 from tests.shared.lag.scratch import KafkaScratch, wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -28,7 +28,7 @@ def consume(consumer: Consumer, count: int, timeout: float = 30.0) -> dict[int, 
         nonlocal seen
         msg = consumer.poll(0.2)
         if msg is not None and msg.error() is None:
-            positions[msg.partition()] = msg.offset() + 1
+            positions[msg.partition() or 0] = (msg.offset() or 0) + 1
             seen += 1
         return seen >= count
 
@@ -81,12 +81,13 @@ def test_lag_seconds_grow_while_group_is_stopped(kafka: KafkaScratch, reader: La
 
     first = reader.read_group(group, [topic]).partition(topic, 0)
     assert first.lag_messages == 3 and first.lag_seconds is not None
+    start_age = first.lag_seconds
 
     def older() -> GroupLag | None:
         lag = reader.read_group(group, [topic])
         entry = lag.partition(topic, 0)
         assert entry.lag_seconds is not None
-        return lag if entry.lag_seconds >= first.lag_seconds + 1.0 else None
+        return lag if entry.lag_seconds >= start_age + 1.0 else None
 
     later = wait_until(older, timeout=20, interval=0.2, what="lag seconds to grow").partition(
         topic, 0
@@ -150,7 +151,9 @@ def test_transaction_markers_are_not_pending_messages(
                 topic,
                 value=f"tx{i}".encode(),
                 partition=0,
-                on_delivery=lambda err, msg: offsets.append(msg.offset()) if err is None else None,
+                on_delivery=lambda err, msg: (
+                    offsets.append(msg.offset() or 0) if err is None else None
+                ),
             )
         producer.flush(30)
         if commit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+
 from dpp_shared.lag import (
     LagHistory,
     LagReader,
@@ -13,7 +14,6 @@ from dpp_shared.lag import (
     evaluate_group,
     evaluate_partition,
 )
-
 from tests.shared.lag.scratch import KafkaScratch, wait_until
 
 RULES = StatusRules(
@@ -101,7 +101,7 @@ def test_window_keeps_only_recent_observations() -> None:
 def test_since_lets_a_short_window_see_a_long_freeze() -> None:
     rules = RULES.model_copy(update={"max_observations": 3})
     window = [
-        Observation(at=t, committed=4, end=4 + t, lag=int(t), owned=False, since=0)
+        Observation(at=t, committed=4, end=4 + int(t), lag=int(t), owned=False, since=0)
         for t in (60.0, 70.0, 80.0)
     ]
     assert evaluate_partition(window, rules).status is LagStatus.STOP

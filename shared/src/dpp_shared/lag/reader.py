@@ -276,7 +276,7 @@ class LagReader:
                     "enable.partition.eof": True,
                     "isolation.level": self._isolation,
                     "auto.offset.reset": "earliest",
-                    "fetch.wait.max.ms": 100,
+                    "fetch.wait.max.ms": 10,
                     "max.partition.fetch.bytes": 65536,
                     "queued.max.messages.kbytes": 1024,
                 }
