@@ -21,6 +21,8 @@ def _connection(kafka: KafkaSettings, aws: AwsSettings, role: str) -> dict[str, 
                 "oauth_cb": make_oauth_callback(aws.aws_region),
             }
         )
+        if kafka.ssl_ca_location:
+            config["ssl.ca.location"] = kafka.ssl_ca_location
     return config
 
 

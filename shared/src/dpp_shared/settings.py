@@ -26,7 +26,13 @@ class KafkaSettings(BaseSettings):
         default=30_000, ge=1_000, description="Upper bound on a produce, retries included"
     )
     linger_ms: float = Field(default=2.0, ge=0, description="Producer batching delay")
-    compression_type: Literal["none", "lz4", "zstd", "snappy", "gzip"] = "lz4"
+    compression_type: Literal["none", "lz4", "zstd", "snappy", "gzip"] = Field(
+        default="lz4", description="Producer batch compression"
+    )
+    ssl_ca_location: str | None = Field(
+        default=None,
+        description="CA bundle for TLS (msk-iam); `probe` searches the usual system paths",
+    )
 
 
 class AwsSettings(BaseSettings):
@@ -34,7 +40,9 @@ class AwsSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore")
 
-    aws_region: str = Field(default="us-east-1", description="AWS_REGION")
+    aws_region: str = Field(
+        default="us-east-1", description="Region for MSK IAM token signing, Secrets Manager"
+    )
 
 
 class TopicSettings(BaseSettings):
