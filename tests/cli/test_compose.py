@@ -1,0 +1,86 @@
+"""docker-compose.yml is checked statically (no Docker engine here): names, ports, health, images."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+OUR_SERVICES = ("topics", "producer", "consumer")
+# Variables read by third-party images, not by our settings classes.
+IMAGE_VARIABLE = re.compile(r"^(KAFKA_(?!BOOTSTRAP_SERVERS|SECURITY_MODE)|POSTGRES_)")
+
+
+def _settings_env_names() -> set[str]:
+    """Every environment variable any settings class of ours reads."""
+    names: set[str] = set()
+    for package_name in ("dpp_shared", "dpp_producer", "dpp_consumer", "dpp_cli"):
+        package = importlib.import_module(package_name)
+        for module in pkgutil.walk_packages(package.__path__, f"{package_name}."):
+            if ".ml" in module.name or "migrations" in module.name:
+                continue
+            importlib.import_module(module.name)
+    classes: list[type[BaseSettings]] = []
+    pending: list[type[BaseSettings]] = [BaseSettings]
+    while pending:
+        for subclass in pending.pop().__subclasses__():
+            classes.append(subclass)
+            pending.append(subclass)
+    for settings_class in classes:
+        prefix = str(settings_class.model_config.get("env_prefix", ""))
+        for field_name, field in settings_class.model_fields.items():
+            alias = field.validation_alias or field.alias
+            names.add((alias if isinstance(alias, str) else prefix + field_name).upper())
+    return names
+
+
+@pytest.mark.parametrize("service", OUR_SERVICES)
+def test_every_variable_of_our_services_is_a_setting(service: str) -> None:
+    known = _settings_env_names()
+    environment = SERVICES[service].get("environment", {})
+    unknown = [name for name in environment if name not in known]
+    assert not unknown, f"{service} sets variables no settings class reads: {unknown}"
+
+
+def test_host_ports_do_not_clash() -> None:
+    host_ports = [
+        str(mapping).split(":")[0]
+        for service in SERVICES.values()
+        for mapping in service.get("ports", [])
+    ]
+    assert len(host_ports) == len(set(host_ports)), host_ports
+
+
+def test_health_checks_and_start_order() -> None:
+    for name in ("kafka", "postgres", "producer", "consumer"):
+        assert "test" in SERVICES[name].get("healthcheck", {}), f"{name} has no health check"
+    assert SERVICES["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert SERVICES["topics"]["command"] == ["dpp", "topics", "apply"]
+    for name in ("producer", "consumer"):
+        depends = SERVICES[name]["depends_on"]
+        assert depends["topics"]["condition"] == "service_completed_successfully"
+        assert depends["postgres"]["condition"] == "service_healthy"
+    assert SERVICES["kafka-ui"]["profiles"] == ["ui"]
+    assert SERVICES["kafka"]["image"].startswith("apache/kafka:4.")
+    assert SERVICES["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+@pytest.mark.parametrize("service", ["producer", "consumer", "topics"])
+def test_dockerfiles_exist_and_are_multi_stage_uv_non_root(service: str) -> None:
+    build = SERVICES[service]["build"]
+    dockerfile = ROOT / build["context"] / build["dockerfile"]
+    assert dockerfile.exists(), dockerfile
+    text = dockerfile.read_text()
+    assert len(re.findall(r"^FROM ", text, flags=re.MULTILINE)) >= 2, "multi-stage build"
+    assert "uv sync" in text or "uv pip" in text or "uv export" in text, "built with uv"
+    users = re.findall(r"^USER (\S+)", text, flags=re.MULTILINE)
+    assert users and users[-1] not in ("root", "0"), "runs as a non-root user"
