@@ -1,4 +1,4 @@
-"""docker-compose.yml is checked statically (no Docker engine here): names, ports, health, images."""
+"""docker-compose.yml checked statically (no Docker engine here): names, ports, health, images."""
 
 from __future__ import annotations
 
