@@ -81,6 +81,11 @@ variable "kafka" {
 variable "cors_origin" {
   description = "Website origin allowed to call the producer API (CORS_ORIGIN)."
   type        = string
+
+  validation {
+    condition     = can(regex("^https?://[^/]+$", var.cors_origin))
+    error_message = "cors_origin must be an origin such as https://dev01.hibiji.com (no path)."
+  }
 }
 
 variable "extra_environment" {

@@ -1,0 +1,248 @@
+"""Structure of the Terraform code (python-hcl2): module layout, typed variables, naming, tags, outputs."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.toolchain import ENVIRONMENTS, INFRA, MODULES
+
+hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is a dev dependency of the infra tests")
+
+MODULE_NAMES = [
+    "network", "s3-static-website", "lambda-backend", "api-gateway", "aurora-serverless", "secrets",
+    "msk", "event-producer", "event-consumer", "monitoring",
+]
+DEV = ENVIRONMENTS / "dev"
+NAME_ARGUMENTS = {"name", "function_name", "bucket_name"}
+
+
+def unquote(value: Any) -> Any:
+    """python-hcl2 keeps string quotes and wraps expressions in ${...}; strip the quotes."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+@cache
+def load(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return dict(hcl2.load(handle))
+
+
+def blocks(path: Path, kind: str) -> dict[str, dict[str, Any]]:
+    """Blocks with one label (variable, output, module) by unquoted label."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in load(path).get(kind, []):
+        for label, body in entry.items():
+            found[unquote(label)] = body
+    return found
+
+
+def resources(path: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for entry in load(path).get("resource", []):
+        for rtype, named in entry.items():
+            for name, body in named.items():
+                found.append((unquote(rtype), unquote(name), body))
+    return found
+
+
+def module_tf_files(module: Path) -> list[Path]:
+    return sorted(module.glob("*.tf"))
+
+
+def test_every_module_from_the_issue_exists() -> None:
+    assert sorted(p.name for p in MODULES.iterdir() if p.is_dir()) == sorted(MODULE_NAMES)
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_module_layout_and_readme_example(name: str) -> None:
+    module = MODULES / name
+    for file in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
+        assert (module / file).is_file(), f"{name} lacks {file}"
+    readme = (module / "README.md").read_text(encoding="utf-8")
+    assert "```hcl" in readme and f'source = "../../modules/{name}"' in readme, name
+
+
+@pytest.mark.parametrize("path", [*(MODULES / n for n in MODULE_NAMES), DEV], ids=lambda p: p.name)
+def test_versions_pin_a_provider_range(path: Path) -> None:
+    terraform = load(path / "versions.tf")["terraform"][0]
+    assert terraform["required_version"]
+    aws = terraform["required_providers"][0]["aws"]
+    assert unquote(aws["source"]) == "hashicorp/aws"
+    constraint = unquote(aws["version"])
+    assert re.fullmatch(r">= \d+\.\d+, < \d+\.0", constraint), constraint
+
+
+@pytest.mark.parametrize("path", [*(MODULES / n for n in MODULE_NAMES), DEV], ids=lambda p: p.name)
+def test_variables_are_typed_and_described(path: Path) -> None:
+    variables = blocks(path / "variables.tf", "variable")
+    assert variables
+    for name, body in variables.items():
+        assert "type" in body, f"{path.name}: variable {name} has no type"
+        assert len(unquote(body.get("description", ""))) > 10, f"{path.name}: {name} undescribed"
+    for file in module_tf_files(path):
+        if file.name != "variables.tf":
+            assert "variable" not in load(file), f"variables belong in variables.tf ({file})"
+        if file.name != "outputs.tf":
+            assert "output" not in load(file), f"outputs belong in outputs.tf ({file})"
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_inputs_the_environment_sets_are_validated(name: str) -> None:
+    """Required primitive inputs and the name inputs environments set carry a validation block."""
+    variables = blocks(MODULES / name / "variables.tf", "variable")
+    for var_name, body in variables.items():
+        required = "default" not in body
+        primitive = body["type"] in ("${string}", "${number}", "string", "number")
+        if (required and primitive) or var_name in NAME_ARGUMENTS:
+            assert body.get("validation"), f"{name}: variable {var_name} needs a validation block"
+    assert "tags" in variables and "map(string)" in variables["tags"]["type"]
+
+
+def test_environment_variables_set_by_tfvars_are_validated() -> None:
+    variables = blocks(DEV / "variables.tf", "variable")
+    tfvars = {k: unquote(v) for k, v in load(DEV / "terraform.tfvars").items()}
+    assert tfvars == {"environment": "dev", "sub_environment": "dev01", "domain_name": "hibiji.com"}
+    for name in tfvars:
+        assert variables[name].get("validation"), name
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_single_resource_of_a_type_is_named_this(name: str) -> None:
+    by_type: dict[str, list[str]] = {}
+    for file in module_tf_files(MODULES / name):
+        for rtype, rname, _ in resources(file):
+            by_type.setdefault(rtype, []).append(rname)
+    for rtype, names in by_type.items():
+        if len(names) == 1:
+            assert names == ["this"], f"{name}: single {rtype} should be named this, not {names[0]}"
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_tagged_resources_use_the_shared_tags_map(name: str) -> None:
+    for file in module_tf_files(MODULES / name):
+        for rtype, rname, body in resources(file):
+            if "tags" in body:
+                assert "var.tags" in str(body["tags"]), f"{name}: {rtype}.{rname} ignores var.tags"
+
+
+def test_dev_names_follow_environment_sub_environment_dpp_part() -> None:
+    main = load(DEV / "main.tf")
+    local_name = unquote(main["locals"][0]["name"])
+    assert local_name == "${var.environment}-${var.sub_environment}-dpp"
+    modules = blocks(DEV / "main.tf", "module")
+    names = {}
+    for label, body in modules.items():
+        for argument in NAME_ARGUMENTS & body.keys():
+            names[label] = unquote(body[argument])
+    for label, value in names.items():
+        assert value.startswith("${local.name}"), f"module {label} name {value} breaks the convention"
+    resolved = {k: v.replace("${local.name}", "dev-dev01-dpp") for k, v in names.items()}
+    assert resolved["backend"] == "dev-dev01-dpp-api"
+    assert resolved["website"] == "dev-dev01-dpp-website"
+    assert resolved["api"] == "dev-dev01-dpp-http-api"
+    assert resolved["producer"] == "dev-dev01-dpp-producer"
+    assert resolved["consumer"] == "dev-dev01-dpp-consumer"
+    assert resolved["msk"] == "dev-dev01-dpp-msk"
+    assert resolved["database"] == "dev-dev01-dpp-db"
+    assert resolved["secrets"] == "dev-dev01-dpp-jwt-secret"
+
+
+def test_dev_wires_every_module_and_common_tags() -> None:
+    main = load(DEV / "main.tf")
+    modules = blocks(DEV / "main.tf", "module")
+    sources = {unquote(b["source"]) for b in modules.values()}
+    assert sources == {f"../../modules/{n}" for n in MODULE_NAMES}
+    for label, body in modules.items():
+        assert body.get("tags") == "${local.tags}", f"module {label} misses the common tags"
+    tags = main["locals"][0]["tags"]
+    for key in ("Project", "Environment", "SubEnvironment", "ManagedBy"):
+        assert key in tags
+    provider = {unquote(k): v for k, v in main["provider"][0].items()}["aws"]
+    assert provider["default_tags"][0]["tags"] == "${local.tags}"
+
+
+def test_remote_state_is_s3_with_locking() -> None:
+    backend = load(DEV / "backend.tf")["terraform"][0]["backend"][0]
+    s3 = {unquote(k): v for k, v in backend.items()}["s3"]
+    assert unquote(s3["bucket"]).endswith("-dev")
+    assert s3["use_lockfile"] is True and s3["encrypt"] is True
+    assert "workspace_key_prefix" in s3
+
+
+def test_outputs_the_deploy_script_reads_exist() -> None:
+    outputs = blocks(DEV / "outputs.tf", "output")
+    script = (INFRA / "scripts" / "deploy-serverless.sh").read_text(encoding="utf-8")
+    read = set(re.findall(r"tf_out ([a-z_]+)", script)) | set(re.findall(r"output -json ([a-z_]+)", script))
+    assert read, "the deploy script reads no outputs?"
+    assert read <= outputs.keys(), read - outputs.keys()
+    assert "next_public_api_url" in outputs
+    for name, body in outputs.items():
+        assert len(unquote(body.get("description", ""))) > 5, f"output {name} undescribed"
+
+
+def test_service_environment_variables_are_set() -> None:
+    backend = (MODULES / "lambda-backend" / "main.tf").read_text(encoding="utf-8")
+    for var in ("DATABASE_URL", "JWT_SECRET_ARN", "CORS_ORIGIN", "NODE_ENV"):
+        assert re.search(rf"^\s+{var}\s+=", backend, re.M), var
+    producer = (MODULES / "event-producer" / "main.tf").read_text(encoding="utf-8")
+    assert re.search(r'KAFKA_SECURITY_MODE\s+=\s+"msk-iam"', producer)
+    assert re.search(r"KAFKA_BOOTSTRAP_SERVERS\s+=", producer)
+    # AWS_REGION is reserved on Lambda: setting it would make the API call fail.
+    assert not re.search(r"^\s+AWS_REGION\s+=", producer, re.M)
+    consumer = (MODULES / "event-consumer" / "main.tf").read_text(encoding="utf-8")
+    for var in ("KAFKA_BOOTSTRAP_SERVERS", "AWS_REGION"):
+        assert re.search(rf"^\s+{var}\s+=", consumer, re.M), var
+    assert re.search(r'KAFKA_SECURITY_MODE\s+=\s+"msk-iam"', consumer)
+    dev = load(DEV / "main.tf")
+    consumer_call = blocks(DEV / "main.tf", "module")["consumer"]
+    assert "DATABASE_URL" in consumer_call["environment"]
+    assert dev
+
+
+def test_consumer_matches_the_autoscaler_and_cli() -> None:
+    consumer = blocks(DEV / "main.tf", "module")["consumer"]
+    scaling = consumer["autoscaling"]
+    assert (scaling["min_workers"], scaling["max_workers"], scaling["partitions"]) == (1, 8, 6)
+    assert scaling["lag_per_worker"] == 100
+    assert (scaling["scale_out_cooldown"], scaling["scale_in_cooldown"]) == (60, 300)
+    assert unquote(consumer["kafka"]["consumer_group"]) == "dpp-ml-workers"
+    variables = blocks(MODULES / "event-consumer" / "variables.tf", "variable")
+    assert [unquote(x) for x in variables["command"]["default"]] == ["dpp", "consumer", "run"]
+    assert [unquote(x) for x in variables["topics_command"]["default"]] == ["dpp", "topics", "apply"]
+    main = (MODULES / "event-consumer" / "main.tf").read_text(encoding="utf-8")
+    assert "min(var.autoscaling.max_workers, var.autoscaling.partitions)" in main
+    assert 'metric_name = "ConsumerLagMessages"' in main and 'metric_name = "WorkerCount"' in main
+
+
+def test_topics_are_defined_by_the_cli_only() -> None:
+    for path in INFRA.rglob("*.tf"):
+        text = path.read_text(encoding="utf-8")
+        assert 'resource "kafka_topic"' not in text and "aws_msk_topic" not in text, path
+
+
+def test_producer_defaults_match_the_package() -> None:
+    variables = blocks(MODULES / "event-producer" / "variables.tf", "variable")
+    assert unquote(variables["handler"]["default"]) == "dpp_producer.lambda_handler.handler"
+    dev_vars = blocks(DEV / "variables.tf", "variable")
+    assert "producer-lambda.zip" in str(dev_vars["artifacts"]["type"])
+
+
+def test_monitoring_covers_the_issue_alarms() -> None:
+    text = (MODULES / "monitoring" / "main.tf").read_text(encoding="utf-8")
+    for needle in ('"Errors"', '"Duration"', '"5xx"', '"Latency"', '"ConsumerLagMessages"',
+                   '"ConsumerLagSeconds"', '"DeadLetters"', 'resource "aws_budgets_budget"',
+                   'resource "aws_cloudwatch_dashboard"'):
+        assert needle in text, needle
+
+
+def test_msk_readme_states_monthly_cost() -> None:
+    readme = (MODULES / "msk" / "README.md").read_text(encoding="utf-8")
+    assert "serverless" in readme.lower() and "provisioned" in readme.lower()
+    assert re.search(r"\$\d+.*/month", readme)
