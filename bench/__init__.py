@@ -1,0 +1,1 @@
+"""Benchmarks of dpp-events against raw confluent-kafka and peers (see docs/performance.md)."""
