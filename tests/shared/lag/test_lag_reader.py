@@ -295,3 +295,33 @@ def test_committed_offsets_read_without_joining_the_group(
     assert [(tp.partition, tp.offset) for tp in tps] == [(0, 1)]
     description = kafka.admin.describe_consumer_groups([group])[group].result(timeout=30)
     assert description.members == []
+
+
+def test_offsets_of_a_deleted_topic_are_dropped(kafka: KafkaScratch, reader: LagReader) -> None:
+    kept, gone = kafka.topic(), kafka.topic()
+    kafka.produce(kept, 4)
+    kafka.produce(gone, 4)
+    group = kafka.group()
+    kafka.commit(group, kept, {0: 1})
+    kafka.commit(group, gone, {0: 1})
+    kafka.admin.delete_topics([gone], operation_timeout=30)[gone].result(timeout=60)
+
+    def only_kept() -> GroupLag | None:
+        lag = reader.read_group(group)
+        return lag if {p.topic for p in lag.partitions} == {kept} else None
+
+    lag = wait_until(only_kept, what="deleted topic to disappear from the group's lag")
+    assert lag.total_lag == 3
+    # The coordinator drops such offsets lazily; until it does the reader must skip them.
+    # That window is a race, so check the skip itself on a topic that never existed.
+    assert reader._offsets({(f"{gone}-never", 0)}) == {}
+
+
+def test_probe_never_creates_a_consumer_group(kafka: KafkaScratch, reader: LagReader) -> None:
+    topic = kafka.topic()
+    kafka.produce(topic, 2)
+    group = kafka.group()
+    kafka.commit(group, topic, {0: 0})
+    assert reader.read_group(group, [topic]).partition(topic, 0).first_pending_offset == 0
+    listed = kafka.admin.list_consumer_groups(request_timeout=30).result(timeout=30)
+    assert "dpp-lag-probe" not in {g.group_id for g in listed.valid}

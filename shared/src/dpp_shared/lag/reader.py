@@ -27,6 +27,7 @@ from dpp_shared.lag.model import GroupLag, LagSource, PartitionLag
 OffsetReset = Literal["earliest", "latest"]
 Isolation = Literal["read_committed", "read_uncommitted"]
 _Key = tuple[str, int]
+_GONE = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._NOENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +108,8 @@ class LagReader:
         try:
             state, members, owners = self._describe(group)
             committed = self._committed(group)
-            keys = set(committed) | set(owners) | self._partitions_of(topics)
-            offsets = self._offsets(keys)
+            offsets = self._offsets(set(committed) | set(owners) | self._partitions_of(topics))
+            keys = set(offsets)
         except KafkaException as exc:
             raise LagReadError(group, str(exc.args[0] if exc.args else exc)) from exc
         observed_at = self._clock()
@@ -212,10 +213,21 @@ class LagReader:
         )
 
         def by_key(futures: dict[Any, Future[Any]]) -> dict[_Key, int]:
-            return {(tp.topic, tp.partition): int(f.result().offset) for tp, f in futures.items()}
+            found: dict[_Key, int] = {}
+            for tp, future in futures.items():
+                try:
+                    found[(tp.topic, tp.partition)] = int(future.result().offset)
+                except KafkaException as exc:
+                    # A group keeps offsets of topics deleted since: nothing left to lag on.
+                    # (librdkafka says _NOENT when no partition of the request has a leader.)
+                    if exc.args and exc.args[0].code() in _GONE:
+                        continue
+                    raise
+            return found
 
         start, high, stable = by_key(starts), by_key(highs), by_key(stables)
-        return {k: _Offsets(start[k], high[k], min(stable[k], high[k])) for k in keys}
+        alive = start.keys() & high.keys() & stable.keys()
+        return {k: _Offsets(start[k], high[k], min(stable[k], high[k])) for k in alive}
 
     def _position(self, committed: int | None, offsets: _Offsets) -> tuple[int, LagSource]:
         reset_to = offsets.log_start if self._offset_reset == "earliest" else offsets.end
