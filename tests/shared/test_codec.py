@@ -234,3 +234,12 @@ def test_decode_of_any_json_value_with_valid_headers_fails_cleanly_or_validates(
         assert "invalid event" in error.reason or "not JSON" in error.reason
     else:
         assert decoded.payload.model_dump()["message"] == data
+
+
+def test_headers_may_be_a_mapping_or_already_text() -> None:
+    value, headers = _valid_record()
+    as_mapping = {name: raw for name, raw in headers}
+    as_text = [(name, raw.decode() if raw is not None else None) for name, raw in headers]
+    first = decode(value, as_mapping, REGISTRY)
+    second = decode(value, as_text, REGISTRY)
+    assert first.envelope == second.envelope == decode(value, headers, REGISTRY).envelope

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,8 @@ from dpp_shared.events.registry import EventRegistry, EventType
 from dpp_shared.topics import NO_PREFIX, TopicNamespace
 
 Headers = list[tuple[str, bytes]]
+# What a consumed record's headers may look like (confluent-kafka gives a list of pairs).
+RecordHeaders = Sequence[tuple[str, str | bytes | None]] | Mapping[str, str | bytes | None] | None
 CONTENT_TYPE_HEADER = "content-type"
 TRACEPARENT_HEADER = "traceparent"
 JSON_MEDIA_TYPE = "application/json"
@@ -34,6 +36,10 @@ class KafkaRecord:
     key: bytes
     value: bytes
     headers: Headers
+
+    def kafka_headers(self) -> list[tuple[str, str | bytes | None]]:
+        """The headers typed as `confluent_kafka.Producer.produce` declares them."""
+        return list(self.headers)
 
 
 @dataclass(frozen=True)
@@ -74,16 +80,20 @@ def encode(
     )
 
 
-def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, str]:
+def header_map(headers: RecordHeaders) -> dict[str, str]:
     """Headers as text; the last value wins for repeated names, undecodable ones are reported."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
     result: dict[str, str] = {}
-    for name, raw in headers or ():
+    for name, raw in pairs:
         if raw is None:
             continue
         if not isinstance(name, str):
             raise EventDecodeError(f"header name {name!r} is not text")
+        if isinstance(raw, str):
+            result[name] = raw
+            continue
         try:
-            result[name] = raw.decode("utf-8")
+            result[name] = bytes(raw).decode("utf-8")
         except UnicodeDecodeError:
             raise EventDecodeError(f"header {name!r} is not UTF-8") from None
     return result
@@ -91,7 +101,7 @@ def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, 
 
 def decode(
     value: bytes | None,
-    headers: Sequence[tuple[str, bytes | None]] | None,
+    headers: RecordHeaders,
     registry: EventRegistry,
 ) -> DecodedEvent:
     """Decode a record into an event, or raise `EventDecodeError` saying why it is not one.
