@@ -238,7 +238,7 @@ def test_decode_of_any_json_value_with_valid_headers_fails_cleanly_or_validates(
 
 def test_headers_may_be_a_mapping_or_already_text() -> None:
     value, headers = _valid_record()
-    as_mapping = {name: raw for name, raw in headers}
+    as_mapping = dict(headers)
     as_text = [(name, raw.decode() if raw is not None else None) for name, raw in headers]
     first = decode(value, as_mapping, REGISTRY)
     second = decode(value, as_text, REGISTRY)
