@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dpp_producer.app import create_app
-from dpp_shared.settings import KafkaSettings, TopicSettings
-from dpp_shared.topics import TopicNamespace
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from dpp_producer.app import create_app
+from dpp_shared.settings import KafkaSettings, TopicSettings
+from dpp_shared.topics import TopicNamespace
 from tests.producer import factories
 
 AppFactory = Callable[..., FastAPI]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+
 from dpp_producer.auth import mint_token
 from dpp_producer.settings import SANDBOX_JWT_SECRET, ProducerSettings
 
@@ -58,6 +59,11 @@ class StoredRecord:
     headers: dict[str, bytes]
 
 
+def header_bytes(headers: Any) -> dict[str, bytes]:
+    """A record's headers by name (the last value wins), skipping null values."""
+    return {name: value for name, value in (headers or []) if isinstance(value, bytes)}
+
+
 def read_record(
     bootstrap: str, topic: str, partition: int, offset: int, timeout_s: float = 30.0
 ) -> StoredRecord:
@@ -77,13 +83,14 @@ def read_record(
             message = consumer.poll(0.5)
             if message is None or message.error():
                 continue
+            key, value = message.key(), message.value()
             return StoredRecord(
-                message.topic(),
-                message.partition(),
-                message.offset(),
-                message.key(),
-                message.value(),
-                dict(message.headers() or []),
+                str(message.topic()),
+                int(message.partition() or 0),
+                int(message.offset() or 0),
+                key if isinstance(key, bytes) else None,
+                value if isinstance(value, bytes) else None,
+                header_bytes(message.headers()),
             )
         raise AssertionError(f"no record at {topic}[{partition}]@{offset} within {timeout_s}s")
     finally:

@@ -5,21 +5,37 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
-from dpp_shared.events import REGISTRY
-from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from fastapi.testclient import TestClient
 
+from dpp_producer.auth import mint_token
+from dpp_shared.events import REGISTRY
+from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from tests.producer import factories
 from tests.producer.conftest import AppFactory
 
 PROBLEM = "application/problem+json"
 
 
-def assert_problem(response, status: int) -> dict:  # type: ignore[no-untyped-def]
+class HttpResponse(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def json(self) -> Any: ...
+
+
+def assert_problem(response: HttpResponse, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["status"] == status
     assert body["type"].startswith("https://")
     assert body["title"] and body["detail"]
@@ -98,7 +114,7 @@ def test_missing_and_invalid_and_expired_tokens_are_401(client: TestClient) -> N
         "/v1/events", json=factories.demo_event(), headers={"Authorization": "Bearer not.a.jwt"}
     )
     assert_problem(forged, 401)
-    wrong_secret = factories.mint_token("x" * 40, subject="a", scope="events:*")
+    wrong_secret = mint_token("x" * 40, subject="a", scope="events:*")
     assert_problem(
         client.post(
             "/v1/events",
@@ -107,7 +123,7 @@ def test_missing_and_invalid_and_expired_tokens_are_401(client: TestClient) -> N
         ),
         401,
     )
-    expired = factories.mint_token(factories.TEST_SECRET, subject="a", scope="events:*", ttl_s=-120)
+    expired = mint_token(factories.TEST_SECRET, subject="a", scope="events:*", ttl_s=-120)
     body = assert_problem(
         client.post(
             "/v1/events",
@@ -132,7 +148,7 @@ def test_body_over_the_limit_is_413(make_app: AppFactory) -> None:
         event = factories.demo_event(message="x" * 3000)
         assert_problem(small.post("/v1/events", json=event, headers=factories.auth()), 413)
 
-        def chunks():  # type: ignore[no-untyped-def]
+        def chunks() -> Iterator[bytes]:
             # No Content-Length: the limit must hold while streaming too.
             yield b'{"type": "demo.echo.requested.v1", "data": {"message": "'
             for _ in range(10):

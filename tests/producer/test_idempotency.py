@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from fastapi.testclient import TestClient
 
+from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from tests.producer import factories
 from tests.producer.conftest import AppFactory
 from tests.producer.test_events import assert_problem

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from dpp_producer.auth import Principal
+from dpp_producer.errors import EventRejectedError
 from dpp_shared.codec import KafkaRecord, encode
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.errors import EventValidationError, FieldIssue, UnknownEventTypeError
 from dpp_shared.events import REGISTRY, EventRegistry, EventType
 from dpp_shared.events.registry import issues_from_validation_error
 from dpp_shared.topics import TopicNamespace
-from pydantic import ValidationError
-
-from dpp_producer.auth import Principal
-from dpp_producer.errors import EventRejectedError
 
 
 @dataclass(frozen=True)

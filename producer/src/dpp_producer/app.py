@@ -5,14 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from dpp_shared.settings import (
-    AwsSettings,
-    KafkaSettings,
-    TopicSettings,
-    aws_settings,
-    kafka_settings,
-    topic_settings,
-)
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -21,6 +13,14 @@ from dpp_producer.api.problems import install_problem_handler
 from dpp_producer.api.routes import events, health, jobs
 from dpp_producer.runtime import ProducerRuntime
 from dpp_producer.settings import ProducerSettings, producer_settings
+from dpp_shared.settings import (
+    AwsSettings,
+    KafkaSettings,
+    TopicSettings,
+    aws_settings,
+    kafka_settings,
+    topic_settings,
+)
 
 API_VERSION = "1.0.0"
 FLUSH_ON_SHUTDOWN_S = 10.0

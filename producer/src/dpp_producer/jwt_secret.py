@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import threading
 
-from dpp_shared.errors import ConfigurationError
-
 from dpp_producer.settings import SANDBOX_JWT_SECRET, ProducerSettings
+from dpp_shared.errors import ConfigurationError
 
 _lock = threading.Lock()
 _cache: dict[str, str] = {}

@@ -48,13 +48,16 @@ class _Container:
 
     def __init__(self) -> None:
         from mangum import Mangum  # noqa: PLC0415 - part of the measured cold start
+        from mangum.adapter import DEFAULT_TEXT_MIME_TYPES  # noqa: PLC0415
 
         from dpp_producer.app import create_app  # noqa: PLC0415
 
         self.app = create_app(manage_producer=False)
         self.runtime = self.app.state.runtime
         self.runtime.metrics.sinks.append(EmfEventMetrics())
-        self.adapter = Mangum(self.app, lifespan="off")
+        # Problems are text too: without this Mangum would base64-encode them.
+        text_types = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"]
+        self.adapter = Mangum(self.app, lifespan="off", text_mime_types=text_types)
 
 
 _container: _Container | None = None

@@ -10,9 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dpp_shared.codec import KafkaRecord
-
 from dpp_producer.errors import BrokerUnavailableError, ProduceFailedError, QueueFullError
+from dpp_shared.codec import KafkaRecord
 
 # Delivery errors that mean "the broker did not acknowledge (yet)" rather than "refused".
 _UNAVAILABLE_CODES = frozenset({"_MSG_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT"})

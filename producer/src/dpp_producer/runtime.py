@@ -6,15 +6,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dpp_shared.kafka_config import producer_config
-from dpp_shared.settings import AwsSettings, KafkaSettings, TopicSettings
-from dpp_shared.topics import TopicNamespace
-
 from dpp_producer.idempotency import IdempotencyGuard
 from dpp_producer.jwt_secret import jwt_secret
 from dpp_producer.metrics import ProducerMetrics
 from dpp_producer.publisher import EventPublisher
 from dpp_producer.settings import ProducerSettings
+from dpp_shared.kafka_config import producer_config
+from dpp_shared.settings import AwsSettings, KafkaSettings, TopicSettings
+from dpp_shared.topics import TopicNamespace
 
 if TYPE_CHECKING:
     from dpp_shared.store import IdempotencyStore, JobStore

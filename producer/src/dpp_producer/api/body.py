@@ -6,10 +6,10 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from dpp_shared.errors import FieldIssue
 from starlette.requests import Request
 
 from dpp_producer.errors import BodyTooLargeError, MalformedRequestError, UnsupportedMediaTypeError
+from dpp_shared.errors import FieldIssue
 
 
 def media_type(request: Request) -> str:

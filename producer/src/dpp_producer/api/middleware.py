@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dpp_shared.ids import new_id
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dpp_producer.metrics import ProducerMetrics
+from dpp_shared.ids import new_id
 
 CORRELATION_HEADER = "x-correlation-id"
 _MAX_CORRELATION_LENGTH = 128

@@ -6,7 +6,6 @@ import json
 import sys
 from typing import Any
 
-from dpp_shared.errors import DppError, FieldIssue
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -22,6 +21,7 @@ from dpp_producer.errors import (
     ServiceUnavailableError,
 )
 from dpp_producer.log import logger
+from dpp_shared.errors import DppError, FieldIssue
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -7,8 +7,6 @@ import json
 import time
 from typing import Any
 
-from dpp_shared.envelope import EventEnvelope
-from dpp_shared.errors import FieldIssue
 from fastapi import APIRouter, Request, Response
 
 from dpp_producer.admission import AdmissionContext, AdmittedEvent, admit
@@ -21,6 +19,8 @@ from dpp_producer.idempotency import Answer, request_fingerprint
 from dpp_producer.log import logger
 from dpp_producer.publisher import Delivery
 from dpp_producer.runtime import ProducerRuntime
+from dpp_shared.envelope import EventEnvelope
+from dpp_shared.errors import FieldIssue
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
