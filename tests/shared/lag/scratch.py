@@ -128,9 +128,12 @@ class KafkaScratch:
         if self._groups:
             futures = self.admin.delete_consumer_groups(self._groups, request_timeout=30)
             for future in futures.values():
-                # A group that was never created (no commit, no join) does not exist.
-                with suppress(KafkaException):
+                try:
                     future.result(timeout=30)
+                except KafkaException as exc:
+                    # A group that was never created (no commit, no join) does not exist.
+                    if exc.args[0].code() != KafkaError.GROUP_ID_NOT_FOUND:
+                        raise
         if self._topics:
             for future in self.admin.delete_topics(self._topics, operation_timeout=30).values():
                 try:

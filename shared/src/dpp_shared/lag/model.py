@@ -69,7 +69,9 @@ class GroupLag:
     @property
     def rebalancing(self) -> bool:
         """True while the group is between generations and assignments are in flux."""
-        return "REBALANC" in self.state.upper()
+        state = self.state.upper()
+        # Classic protocol: PREPARING_/COMPLETING_REBALANCING; KIP-848: ASSIGNING, RECONCILING.
+        return "REBALANC" in state or state in {"ASSIGNING", "RECONCILING"}
 
     @property
     def total_lag(self) -> int:
