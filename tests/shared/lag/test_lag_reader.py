@@ -325,3 +325,30 @@ def test_probe_never_creates_a_consumer_group(kafka: KafkaScratch, reader: LagRe
     assert reader.read_group(group, [topic]).partition(topic, 0).first_pending_offset == 0
     listed = kafka.admin.list_consumer_groups(request_timeout=30).result(timeout=30)
     assert "dpp-lag-probe" not in {g.group_id for g in listed.valid}
+
+
+def test_committed_offset_beyond_the_log_end_is_out_of_range(
+    kafka: KafkaScratch, reader: LagReader
+) -> None:
+    # What a group sees after a topic is recreated or truncated under it.
+    topic = kafka.topic()
+    kafka.produce(topic, 3)
+    group = kafka.group()
+    kafka.commit(group, topic, {0: 100})
+    entry = reader.read_group(group, [topic]).partition(topic, 0)
+    assert entry.source is LagSource.OUT_OF_RANGE and entry.committed_offset == 100
+    assert (entry.position, entry.lag_messages) == (0, 3)
+
+
+def test_probe_timeout_falls_back_to_offset_lag_without_age(
+    kafka: KafkaScratch, kafka_bootstrap: str
+) -> None:
+    topic = kafka.topic()
+    kafka.produce(topic, 4)
+    group = kafka.group()
+    kafka.commit(group, topic, {0: 1})
+    with LagReader(kafka_bootstrap, probe_timeout_s=1e-9) as hasty:
+        entry = hasty.read_group(group, [topic]).partition(topic, 0)
+    assert (entry.lag_messages, entry.lag_seconds, entry.first_pending_offset) == (3, None, None)
+    with LagReader(kafka_bootstrap, probe=False) as blind:
+        assert blind.read_group(group, [topic]).partition(topic, 0).lag_seconds is None
