@@ -265,7 +265,10 @@ class LagReader:
                         found[key] = _Pending(None, None)
                     continue
                 offset = msg.offset()
-                if offset is None or offset >= lagging[key][1]:
+                start, end = lagging[key]
+                if offset is not None and offset < start:
+                    continue  # left over from an earlier assignment of this partition
+                if offset is None or offset >= end:
                     found[key] = _Pending(None, None)
                     continue
                 ts_type, ts_ms = msg.timestamp()
