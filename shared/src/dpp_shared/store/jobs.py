@@ -2,133 +2,27 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from functools import lru_cache
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
-from sqlalchemy import (
-    Connection,
-    CursorResult,
-    Engine,
-    Row,
-    TextClause,
-    bindparam,
-    literal_column,
-    select,
-    text,
-    update,
+from sqlalchemy import CursorResult, Engine, select, update
+
+from dpp_shared.store.batches import (
+    SQLITE_CHUNK_ROWS,
+    UNFINISHED,
+    chunks,
+    start_jobs,
+    succeed_jobs,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import ReturningInsert
-
 from dpp_shared.store.clock import utc_now as _utc_now
 from dpp_shared.store.engine import WRITE_OPTION, create_store_engine, translate_unavailable
 from dpp_shared.store.errors import JobNotFoundError
 from dpp_shared.store.migration import upgrade_to_head
-from dpp_shared.store.schema import TERMINAL_STATUSES, JobStatus, UtcDateTime, jobs_table
+from dpp_shared.store.records import RECORD_COLUMNS, JobRecord, JobStart
+from dpp_shared.store.schema import JobStatus, jobs_table
 
-# Inlined as SQL literals rather than an expanding IN parameter, which executemany forbids.
-_UNFINISHED = jobs_table.c.status.not_in(
-    [literal_column(f"'{status.value}'") for status in sorted(TERMINAL_STATUSES)]
-)
-# Rows per statement in batched calls: SQLite allows 32766 bound parameters, PostgreSQL 65535.
-_BATCH_ROWS = 500
-
-_T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class JobStart:
-    """Everything known about a job when a worker picks up the event that started it."""
-
-    job_id: str
-    event_type: str
-    job_type: str
-    topic: str
-    partition: int
-    offset: int
-    correlation_id: str | None = None
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """A snapshot of one job as stored."""
-
-    id: str
-    event_type: str
-    job_type: str
-    status: JobStatus
-    attempts: int
-    progress: float
-    progress_message: str | None
-    result: dict[str, Any] | None
-    error: str | None
-    source_topic: str | None
-    source_partition: int | None
-    source_offset: int | None
-    correlation_id: str | None
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-    @property
-    def is_terminal(self) -> bool:
-        """SUCCEEDED or DEAD: the job never runs again and its outcome never changes."""
-        return self.status in TERMINAL_STATUSES
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready view (ISO 8601 timestamps), as served by GET /v1/jobs/{id}."""
-        return {
-            "id": self.id,
-            "event_type": self.event_type,
-            "job_type": self.job_type,
-            "status": self.status.value,
-            "attempts": self.attempts,
-            "progress": self.progress,
-            "progress_message": self.progress_message,
-            "result": self.result,
-            "error": self.error,
-            "source": {
-                "topic": self.source_topic,
-                "partition": self.source_partition,
-                "offset": self.source_offset,
-            },
-            "correlation_id": self.correlation_id,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-        }
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> JobRecord:
-        values = row._mapping
-        return cls(
-            id=values["id"],
-            event_type=values["event_type"],
-            job_type=values["job_type"],
-            status=JobStatus(values["status"]),
-            attempts=values["attempts"],
-            progress=values["progress"],
-            progress_message=values["progress_message"],
-            result=values["result"],
-            error=values["error"],
-            source_topic=values["source_topic"],
-            source_partition=values["source_partition"],
-            source_offset=values["source_offset"],
-            correlation_id=values["correlation_id"],
-            created_at=values["created_at"],
-            updated_at=values["updated_at"],
-            started_at=values["started_at"],
-            finished_at=values["finished_at"],
-        )
-
-
-_RECORD_COLUMNS = [jobs_table.c[name] for name in JobRecord.__dataclass_fields__]
+__all__ = ["JobRecord", "JobStart", "JobStore"]
 
 
 class JobStore:
@@ -177,7 +71,7 @@ class JobStore:
     def get(self, job_id: str) -> JobRecord | None:
         with translate_unavailable("reading a job"), self.engine.connect() as connection:
             row = connection.execute(
-                select(*_RECORD_COLUMNS).where(jobs_table.c.id == job_id)
+                select(*RECORD_COLUMNS).where(jobs_table.c.id == job_id)
             ).first()
         return None if row is None else JobRecord.from_row(row)
 
@@ -204,22 +98,13 @@ class JobStore:
         if not unique:
             return {}
         now = self._now()
-        records: dict[str, JobRecord] = {}
         with translate_unavailable("starting jobs"), self._writer.begin() as connection:
-            upsert = _upsert_running(connection.dialect.name)
-            for chunk in _chunks(list(unique.values()), _BATCH_ROWS):
-                started = connection.execute(upsert, [_running_row(start, now) for start in chunk])
-                for row in started:
-                    record = JobRecord.from_row(row)
-                    records[record.id] = record
-            # The upsert returns the rows it inserted or updated; terminal ones it left alone.
+            records = start_jobs(connection, list(unique.values()), now)
+            # Terminal jobs were left alone by the upsert; read them for the caller to skip.
             untouched = [job_id for job_id in unique if job_id not in records]
-            for ids in _chunks(untouched, _BATCH_ROWS):
-                for row in connection.execute(
-                    select(*_RECORD_COLUMNS).where(jobs_table.c.id.in_(ids))
-                ):
-                    record = JobRecord.from_row(row)
-                    records[record.id] = record
+            for ids in chunks(untouched, SQLITE_CHUNK_ROWS):
+                rows = connection.execute(select(*RECORD_COLUMNS).where(jobs_table.c.id.in_(ids)))
+                records.update((row.id, JobRecord.from_row(row)) for row in rows)
         return records
 
     # -- progress ----------------------------------------------------------------------------
@@ -249,7 +134,7 @@ class JobStore:
         now = self._now()
         statement = (
             update(jobs_table)
-            .where(jobs_table.c.id == job_id, _UNFINISHED)
+            .where(jobs_table.c.id == job_id, UNFINISHED)
             .values(
                 status=JobStatus.SUCCEEDED.value,
                 result=result,
@@ -268,12 +153,8 @@ class JobStore:
         if not results:
             return set()
         now = self._now()
-        won: set[str] = set()
         with translate_unavailable("recording results"), self._writer.begin() as connection:
-            for chunk in _chunks(list(results.items()), _BATCH_ROWS):
-                statement, parameters = _succeed_from_values(connection, chunk, now)
-                won.update(connection.execute(statement, parameters).scalars())
-        return won
+            return succeed_jobs(connection, list(results.items()), now)
 
     def fail(self, job_id: str, error: str, *, dead: bool) -> bool:
         """Record a failed attempt: FAILED (a retry is scheduled) or, if dead, DEAD for good.
@@ -294,9 +175,7 @@ class JobStore:
     # -- internals ---------------------------------------------------------------------------
 
     def _update_unfinished(self, operation: str, job_id: str, **values: Any) -> bool:
-        statement = (
-            update(jobs_table).where(jobs_table.c.id == job_id, _UNFINISHED).values(**values)
-        )
+        statement = update(jobs_table).where(jobs_table.c.id == job_id, UNFINISHED).values(**values)
         with translate_unavailable(operation), self._writer.begin() as connection:
             updated: CursorResult[Any] = connection.execute(statement)
             if updated.rowcount == 1:
@@ -307,87 +186,3 @@ class JobStore:
         if exists is None:
             raise JobNotFoundError(job_id)
         return False
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
-def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _upsert_running(dialect_name: str) -> ReturningInsert[Any]:
-    """INSERT jobs as running; for existing unfinished ones bump attempts instead.
-
-    Executed with a list of parameter sets: RETURNING makes SQLAlchemy send them as multi-row
-    VALUES batches ("insertmanyvalues") from one cached compilation, not row by row.
-    """
-    dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = dialect_insert(jobs_table)
-    excluded = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=[jobs_table.c.id],
-        set_={
-            "status": JobStatus.RUNNING.value,
-            "attempts": jobs_table.c.attempts + 1,
-            "source_topic": excluded.source_topic,
-            "source_partition": excluded.source_partition,
-            "source_offset": excluded.source_offset,
-            "updated_at": excluded.updated_at,
-            "started_at": excluded.started_at,
-        },
-        where=_UNFINISHED,
-    ).returning(*_RECORD_COLUMNS)
-
-
-def _running_row(start: JobStart, now: datetime) -> dict[str, Any]:
-    return {
-        "id": start.job_id,
-        "event_type": start.event_type,
-        "job_type": start.job_type,
-        "status": JobStatus.RUNNING.value,
-        "attempts": 1,
-        "progress": 0.0,
-        "source_topic": start.topic,
-        "source_partition": start.partition,
-        "source_offset": start.offset,
-        "correlation_id": start.correlation_id,
-        "created_at": now,
-        "updated_at": now,
-        "started_at": now,
-    }
-
-
-def _succeed_from_values(
-    connection: Connection, chunk: Sequence[tuple[str, dict[str, Any]]], now: datetime
-) -> tuple[TextClause, dict[str, Any]]:
-    """One guarded UPDATE ... FROM (VALUES ...) RETURNING id for a whole batch of results.
-
-    Both PostgreSQL and SQLite (3.33+) accept UPDATE ... FROM a CTE; RETURNING tells exactly
-    which rows this transaction moved to SUCCEEDED, with no per-row round trip.
-    """
-    parameters: dict[str, Any] = {
-        "succeeded": JobStatus.SUCCEEDED.value,
-        "dead": JobStatus.DEAD.value,
-        "now": now,
-    }
-    for index, (job_id, result) in enumerate(chunk):
-        parameters[f"id{index}"] = job_id
-        parameters[f"result{index}"] = json.dumps(result)
-    return _succeed_statement(connection.dialect.name, len(chunk)), parameters
-
-
-@lru_cache(maxsize=64)
-def _succeed_statement(dialect_name: str, rows: int) -> TextClause:
-    # Cached per batch size: parsing a text() with a thousand placeholders is not free.
-    values = ", ".join(f"(:id{index}, :result{index})" for index in range(rows))
-    result_value = "CAST(v.result AS JSON)" if dialect_name == "postgresql" else "v.result"
-    return text(
-        f"WITH v(id, result) AS (VALUES {values}) "  # noqa: S608 - placeholders only
-        f"UPDATE jobs SET status = :succeeded, result = {result_value}, error = NULL, "
-        "progress = 1.0, updated_at = :now, finished_at = :now "
-        "FROM v WHERE jobs.id = v.id AND jobs.status NOT IN (:succeeded, :dead) "
-        "RETURNING jobs.id"
-    ).bindparams(bindparam("now", type_=UtcDateTime()))
