@@ -6,19 +6,23 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from dpp_consumer.ml.embedding import embed
 from dpp_consumer.ml.minilm import EMBEDDING_DIM, MAX_SEQ_LENGTH, MiniLMEncoder
 
 REFERENCE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
 
 
-def test_matches_reference_vectors_from_sentence_transformers(encoder: MiniLMEncoder) -> None:
+@pytest.mark.usefixtures("encoder")
+def test_matches_reference_vectors_from_sentence_transformers() -> None:
     # Vectors computed by sentence-transformers + PyTorch (see fixtures/make_minilm_reference.py),
     # an implementation independent of ours; covers emoji, German, padding and truncation.
     reference = json.loads(REFERENCE.read_text(encoding="utf-8"))
     expected = np.array(reference["embeddings"], dtype=np.float32)
 
-    actual = encoder.encode_batch(reference["sentences"])
+    # Small batches: the 256-token sentence would otherwise pad all eleven to 256 tokens.
+    actual = embed(reference["sentences"], batch_size=4)
 
     assert actual.shape == expected.shape == (len(reference["sentences"]), EMBEDDING_DIM)
     assert np.abs(actual - expected).max() < 1e-5

@@ -6,12 +6,18 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships no stubs
 
 from dpp_consumer.ml.minilm import EMBEDDING_DIM, Float32Array, MiniLMEncoder
 
 # Sorting by length keeps each batch's padding small; 32 keeps peak memory of the attention
 # scores (batch x 12 heads x 256 x 256 floats = 100 MB at worst) modest on a worker.
 DEFAULT_BATCH_SIZE = 32
+
+# BLAS threads per product. Measured on the 2-core worker box (shared with other processes),
+# OpenBLAS's spinning worker threads made embedding 4-10x slower than one thread; the worker
+# gets its parallelism from running jobs concurrently in threads instead (numpy drops the GIL).
+BLAS_THREADS = 1
 
 _encoder: MiniLMEncoder | None = None
 _encoder_lock = threading.Lock()
@@ -26,6 +32,8 @@ def shared_encoder() -> MiniLMEncoder:
             # Re-read under the lock: another thread may have finished loading meanwhile.
             encoder = _encoder
             if encoder is None:
+                # Process-wide on purpose: the limit must hold in every thread that runs a job.
+                threadpool_limits(limits=BLAS_THREADS, user_api="blas")
                 encoder = MiniLMEncoder.from_directory()
                 _encoder = encoder
     return encoder
