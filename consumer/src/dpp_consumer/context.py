@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from dpp_shared.envelope import EventEnvelope
 from pydantic import BaseModel
 
 from dpp_consumer.errors import JobCancelledError, JobDeadlineExceededError
+from dpp_shared.envelope import EventEnvelope
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 

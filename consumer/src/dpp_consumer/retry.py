@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dpp_shared.codec import Headers
-from dpp_shared.errors import DppError, EventDecodeError
-from dpp_shared.topics import DEAD_LETTER_TOPIC, TopicNamespace, retry_topic_name
 from pydantic import ValidationError
 
 from dpp_consumer.errors import JobError
+from dpp_shared.codec import Headers
+from dpp_shared.errors import DppError, EventDecodeError
+from dpp_shared.topics import DEAD_LETTER_TOPIC, TopicNamespace, retry_topic_name
 
 HEADER_PREFIX = "dpp-"
 ERROR = "dpp-error"

@@ -9,11 +9,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
-from dpp_shared.codec import DecodedEvent, KafkaRecord, decode
-from dpp_shared.errors import EventDecodeError
-from dpp_shared.events import REGISTRY, EventRegistry
-from dpp_shared.store import JobRecord, JobStart, JobStore, StoreError, StoreUnavailableError
-from dpp_shared.topics import TopicNamespace
 from pydantic import BaseModel
 
 from dpp_consumer import retry
@@ -24,6 +19,18 @@ from dpp_consumer.lifecycle import completed_record, failed_record
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.records import ConsumedRecord
 from dpp_consumer.retry import Delivery, Failure, RetryPolicy
+from dpp_shared.codec import DecodedEvent, KafkaRecord, decode
+from dpp_shared.errors import EventDecodeError
+from dpp_shared.events import REGISTRY, EventRegistry
+from dpp_shared.store import (
+    JobRecord,
+    JobStart,
+    JobStatus,
+    JobStore,
+    StoreError,
+    StoreUnavailableError,
+)
+from dpp_shared.topics import TopicNamespace
 
 _T = TypeVar("_T")
 STORE_RETRY_MAX_S = 5.0
@@ -80,6 +87,16 @@ class _Success:
 def dpp_headers(record: ConsumedRecord) -> dict[str, str]:
     """The record's `dpp-*` and `ce_*` headers as text."""
     return record.text_headers(retry.HEADER_PREFIX, "ce_")
+
+
+def _is_source_of(delivery: Delivery, record: JobRecord) -> bool:
+    """True if this record is (a retry of) the very event the job was started from, not another
+    event that happens to carry the same id."""
+    return (
+        record.source_topic == delivery.original_topic
+        and record.source_partition == delivery.original_partition
+        and record.source_offset == delivery.original_offset
+    )
 
 
 class JobRunner:
@@ -156,7 +173,10 @@ class JobRunner:
             if record.is_terminal or job.job_id in seen:
                 # A redelivery (or a duplicate in this batch) of a finished job: not run again.
                 self.metrics.skipped.labels(job.spec.job_type).inc()
-                outcomes.append(self._finished(job.message))
+                if job.job_id not in seen and _is_source_of(job.delivery, record):
+                    outcomes.append(self._announce_again(job, record))
+                else:
+                    outcomes.append(self._finished(job.message))
                 continue
             seen.add(job.job_id)
             if unit.cancellation.is_set:
@@ -326,6 +346,58 @@ class JobRunner:
             error_type=failure.error_type,
             error=failure.message[: retry.MAX_ERROR_CHARS],
             failed_at=datetime.now(UTC),
+            started_by=job.event.envelope,
+            namespace=self.namespace,
+        )
+        return self._finished(job.message, forwarded, announcement)
+
+    def _announce_again(self, job: _Job, record: JobRecord) -> Outcome:
+        """The event that started a finished job came back: its offset was never committed,
+        so (committing offsets and outcome records in one transaction) the outcome's records
+        never became visible. Publish them again from the stored outcome; the job never reruns."""
+        self.logger.info(
+            "finished job redelivered; announcing its stored outcome",
+            extra={"job_id": record.id, "status": record.status.value},
+        )
+        now = datetime.now(UTC)
+        if record.status is JobStatus.SUCCEEDED:
+            started, finished = record.started_at, record.finished_at
+            duration_ms = (finished - started).total_seconds() * 1e3 if started and finished else 0
+            announcement = completed_record(
+                job_id=record.id,
+                job_type=record.job_type,
+                event_type=record.event_type,
+                attempts=max(record.attempts, 1),
+                duration_ms=max(duration_ms, 0.0),
+                completed_at=finished or now,
+                result=record.result or {},
+                started_by=job.event.envelope,
+                namespace=self.namespace,
+            )
+            return self._finished(job.message, announcement)
+        error_type, _, message = (record.error or "Error: unknown").partition(": ")
+        failure = Failure(error_type, message or error_type, retriable=False)
+        delivery = Delivery(
+            attempt=max(record.attempts, 1),
+            original_topic=job.delivery.original_topic,
+            original_partition=job.delivery.original_partition,
+            original_offset=job.delivery.original_offset,
+            not_before=None,
+        )
+        route = self.retry.route(
+            job_topic=None, delivery=delivery, failure=failure, headers=job.message.headers
+        )
+        forwarded = KafkaRecord(
+            route.topic, job.message.key or b"", job.message.value or b"", route.headers
+        )
+        announcement = failed_record(
+            job_id=record.id,
+            job_type=record.job_type,
+            event_type=record.event_type,
+            attempts=max(record.attempts, 1),
+            error_type=error_type,
+            error=message[: retry.MAX_ERROR_CHARS],
+            failed_at=record.finished_at or now,
             started_by=job.event.envelope,
             namespace=self.namespace,
         )

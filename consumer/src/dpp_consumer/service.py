@@ -6,16 +6,15 @@ import signal
 from collections.abc import Callable
 from types import FrameType
 
-from dpp_shared.settings import aws_settings, database_settings, kafka_settings, topic_settings
-from dpp_shared.store import JobStore
-from dpp_shared.topics import TopicNamespace
-
 from dpp_consumer.jobs import default_jobs
 from dpp_consumer.jobs.registry import JobRegistry
 from dpp_consumer.log import worker_logger
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.settings import WorkerSettings, worker_settings
 from dpp_consumer.worker import Worker
+from dpp_shared.settings import aws_settings, database_settings, kafka_settings, topic_settings
+from dpp_shared.store import JobStore
+from dpp_shared.topics import TopicNamespace
 
 
 def build_worker(

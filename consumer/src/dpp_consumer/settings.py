@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated
 
-from dpp_shared.topics import RETRY_DELAYS_S
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from dpp_shared.topics import RETRY_DELAYS_S
 
 DEFAULT_GROUP = "dpp-ml-workers"
 
@@ -45,7 +46,7 @@ class WorkerSettings(BaseSettings):
     session_timeout_ms: int = Field(default=45_000, ge=1_000, description="session.timeout.ms")
     batch_size: int = Field(default=500, ge=1, le=100_000, description="Records per consume()")
     commit_interval_ms: int = Field(
-        default=1_000, ge=0, description="How often finished offsets are committed"
+        default=250, ge=0, description="How often finished outcomes are published and committed"
     )
     partition_buffer: int = Field(
         default=1_000, ge=1, description="Records held per partition before it is paused"

@@ -10,25 +10,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from dpp_shared.codec import KafkaRecord
-from dpp_shared.kafka_config import consumer_config, producer_config
-from dpp_shared.settings import AwsSettings, KafkaSettings
-from dpp_shared.store import JobStore
-from dpp_shared.topics import TopicNamespace
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from dpp_consumer.executor import Executor, JobPool
 from dpp_consumer.jobs.registry import JobRegistry
 from dpp_consumer.log import worker_logger
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.offsets import OffsetTracker, PartitionKey
+from dpp_consumer.publisher import OutcomePublisher
 from dpp_consumer.records import ConsumedRecord
 from dpp_consumer.retry import Delivery, Failure, RetryPolicy
 from dpp_consumer.runner import JobRunner, Outcome, Unit, dpp_headers
 from dpp_consumer.settings import WorkerSettings
+from dpp_shared.codec import KafkaRecord
+from dpp_shared.kafka_config import consumer_config, producer_config
+from dpp_shared.settings import AwsSettings, KafkaSettings
+from dpp_shared.store import JobStore
+from dpp_shared.topics import TopicNamespace
 
 POLL_TIMEOUT_S = 0.05
-FLUSH_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -39,6 +39,7 @@ class WorkerStats:
     revocations: int = 0
     losses: int = 0
     commits: int = 0
+    commit_checks: int = 0
 
 
 class Worker:
@@ -76,9 +77,8 @@ class Worker:
         self._stop = threading.Event()
         self._closing = threading.Event()
         self._offsets = OffsetTracker()
-        self._redeliveries: list[tuple[KafkaRecord, Callable[..., None]]] = []
         self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
+        self._publisher: OutcomePublisher | None = None
         self._executor: Executor | None = None
 
     # -- what it consumes --------------------------------------------------------------------
@@ -126,7 +126,6 @@ class Worker:
             partition_buffer=self.settings.partition_buffer,
             delayed_topics=self.retry_topics,
         )
-        self._producer = Producer(producer_config(self.kafka, self.aws, role="worker-producer"))
         config = consumer_config(
             self.kafka, self.aws, self.settings.consumer_group, role="worker"
         ) | {
@@ -134,8 +133,14 @@ class Worker:
             "session.timeout.ms": self.settings.session_timeout_ms,
             "heartbeat.interval.ms": max(self.settings.session_timeout_ms // 10, 100),
         }
-        self._consumer = Consumer(config, logger=None)
+        self._consumer = Consumer(config)
         try:
+            self._publisher = OutcomePublisher(
+                producer_config(self.kafka, self.aws, role="worker-producer"),
+                self._consumer,
+                self.logger,
+                self.settings.consumer_group,
+            )
             self._consumer.subscribe(
                 self.topics,
                 on_assign=self._on_assign,
@@ -185,59 +190,15 @@ class Worker:
             self._offsets.track(record.topic, record.partition, record.offset)
 
     def _settle(self, wait_s: float = 0.0) -> None:
-        """Publish the outcomes of finished units; offsets finish once their records land."""
-        assert self._executor is not None and self._producer is not None
+        """Take in finished units: their outcomes are durable in the job store, so their offsets
+        finish now; their records wait in the publisher for the commit transaction."""
+        assert self._executor is not None and self._publisher is not None
         for _unit, outcomes in self._executor.collect(wait_s):
             for outcome in outcomes:
                 if outcome.finished:
-                    self._publish(outcome)
-        if self._redeliveries:
-            retry, self._redeliveries = self._redeliveries, []
-            for record, callback in retry:
-                self._produce(record, callback)
-        self._producer.poll(0)
-
-    def _publish(self, outcome: Outcome) -> None:
-        if not outcome.records:
-            self._offsets.finish(outcome.topic, outcome.partition, outcome.offset)
-            return
-        remaining = len(outcome.records)
-
-        def delivered(record: KafkaRecord) -> Callable[[KafkaError | None, Message], None]:
-            def callback(error: KafkaError | None, _message: Message) -> None:
-                nonlocal remaining
-                if error is not None:
-                    # Never give up on an outcome record: the offset stays uncommitted until it
-                    # lands, so a crash meanwhile redelivers the event instead of losing this.
-                    self.logger.error(
-                        "outcome record not delivered; producing again",
-                        extra={"topic": record.topic, "error": str(error)},
-                    )
-                    self._redeliveries.append((record, callback))
-                    return
-                remaining -= 1
-                if remaining == 0:
                     self._offsets.finish(outcome.topic, outcome.partition, outcome.offset)
-
-            return callback
-
-        for record in outcome.records:
-            self._produce(record, delivered(record))
-
-    def _produce(self, record: KafkaRecord, callback: Callable[..., None]) -> None:
-        assert self._producer is not None
-        while True:
-            try:
-                self._producer.produce(
-                    record.topic,
-                    value=record.value,
-                    key=record.key,
-                    headers=list(record.headers),
-                    on_delivery=callback,
-                )
-                return
-            except BufferError:  # local queue full: serve delivery reports, then try again
-                self._producer.poll(0.05)
+                    self._publisher.add(outcome)
+        self._publisher.poll()
 
     def _apply_flow(self) -> None:
         assert self._consumer is not None and self._executor is not None
@@ -248,33 +209,13 @@ class Worker:
             self._consumer.resume([TopicPartition(t, p) for t, p in to_resume])
 
     def _commit(self, keys: list[PartitionKey] | None = None) -> None:
-        """Commit finished offsets (contiguous per partition) synchronously."""
-        assert self._consumer is not None
+        """Publish finished outcomes and commit their offsets (contiguous per partition)."""
+        assert self._publisher is not None
+        self.stats.commit_checks += 1
         positions = self._offsets.committable(keys)
-        if not positions:
-            return
-        offsets = [TopicPartition(t, p, position) for (t, p), position in positions.items()]
-        try:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as error:
-            # e.g. a rebalance in progress: the offsets stay committable and go with the next try.
-            self.logger.warning("commit failed", extra={"error": str(error)})
-            return
-        self._offsets.confirm(positions)
-        self.stats.commits += 1
-
-    def _flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
-        """Deliver every pending outcome record (their callbacks finish offsets)."""
-        assert self._producer is not None
-        deadline = time.monotonic() + timeout_s
-        while True:
-            remaining = self._producer.flush(max(deadline - time.monotonic(), 0))
-            if self._redeliveries and time.monotonic() < deadline:
-                self._settle()
-                continue
-            if remaining:
-                self.logger.error("outcome records still undelivered", extra={"count": remaining})
-            return
+        if positions and self._publisher.commit(positions):
+            self._offsets.confirm(positions)
+            self.stats.commits += 1
 
     # -- rebalances --------------------------------------------------------------------------
 
@@ -299,10 +240,8 @@ class Worker:
         while self._executor.in_flight_of(keys) and time.monotonic() < deadline:
             self._settle(wait_s=0.05)
         self._settle()
-        self._flush()
         self._commit(keys)
-        self._offsets.forget(keys)
-        self._executor.forget(keys)
+        self._forget(keys)
         self.logger.info("partitions revoked", extra={"partitions": _names(keys)})
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -312,9 +251,14 @@ class Worker:
         keys = [(tp.topic, tp.partition) for tp in partitions]
         # Another member may own these already: committing would be wrong, stopping is right.
         self._executor.revoke(keys, "partition lost")
+        self._forget(keys)
+        self.logger.warning("partitions lost", extra={"partitions": _names(keys)})
+
+    def _forget(self, keys: list[PartitionKey]) -> None:
+        assert self._executor is not None and self._publisher is not None
         self._offsets.forget(keys)
         self._executor.forget(keys)
-        self.logger.warning("partitions lost", extra={"partitions": _names(keys)})
+        self._publisher.drop(keys)
 
     # -- drain and close ---------------------------------------------------------------------
 
@@ -342,7 +286,6 @@ class Worker:
             executor.cancel_all("drain deadline passed")
         self._closing.set()
         self._settle()
-        self._flush()
         self._commit()
         self.logger.info("drained", extra={"commits": self.stats.commits})
 
@@ -352,8 +295,8 @@ class Worker:
                 self._consumer.close()
             except (KafkaException, RuntimeError) as error:
                 self.logger.warning("consumer close failed", extra={"error": str(error)})
-        if self._producer is not None:
-            self._producer.flush(FLUSH_TIMEOUT_S)
+        if self._publisher is not None:
+            self._publisher.close()
 
     def _crashed_unit(self, unit: Unit) -> list[Outcome]:
         """The runner itself failed, outside any job (called in the pool thread, inside the

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dpp_shared.events.payloads import DemoEchoRequestedV1
 from pydantic import BaseModel
 
 from dpp_consumer.context import JobContext
 from dpp_consumer.jobs.registry import job
+from dpp_shared.events.payloads import DemoEchoRequestedV1
 
 
 class EchoResult(BaseModel):
@@ -14,6 +14,6 @@ class EchoResult(BaseModel):
     message: str
 
 
-@job("demo.echo.requested.v1", result=EchoResult, batchable=True, timeout_s=10.0)
+@job("demo.echo.requested.v1", result=EchoResult, job_type="echo", batchable=True, timeout_s=10.0)
 def echo(ctx: JobContext[DemoEchoRequestedV1]) -> EchoResult:
     return EchoResult(session_id=ctx.payload.session_id, message=ctx.payload.message)

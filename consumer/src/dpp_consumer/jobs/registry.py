@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from dpp_shared.events import REGISTRY, EventRegistry, EventType
 from pydantic import BaseModel
 
 from dpp_consumer.context import JobContext
 from dpp_consumer.errors import JobRegistrationError
+from dpp_shared.events import REGISTRY, EventRegistry, EventType
 
 Handler = Callable[[JobContext[Any]], BaseModel]
 HandlerT = TypeVar("HandlerT", bound=Callable[..., BaseModel])
