@@ -1,4 +1,4 @@
-"""Offline static checks of the Terraform, scripts and workflows: fmt, TFLint, checkov, shellcheck, actionlint."""
+"""Offline checks of infra/ and the workflows: fmt, TFLint, checkov, shellcheck, actionlint."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ SCRIPTS = sorted((INFRA / "scripts").glob("*.sh")) + sorted((INFRA / "tools").gl
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(?::(.*))?")
 
 
-def run(cmd: list[str], env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str], env: dict[str, str], timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -22,14 +24,21 @@ def run(cmd: list[str], env: dict[str, str], timeout: int = 600) -> subprocess.C
 def test_terraform_fmt_check(tool_env: dict[str, str]) -> None:
     terraform = require_tool("terraform")
     result = run([terraform, "fmt", "-check", "-recursive", "-diff", str(INFRA)], tool_env)
-    assert result.returncode == 0, f"terraform fmt found unformatted files:\n{result.stdout}{result.stderr}"
+    assert result.returncode == 0, (
+        f"terraform fmt found unformatted files:\n{result.stdout}{result.stderr}"
+    )
 
 
 def test_tflint_passes_on_every_module_and_environment(tool_env: dict[str, str]) -> None:
     tflint = require_tool("tflint")
     result = run(
-        [tflint, f"--chdir={INFRA}", "--recursive", f"--config={INFRA / '.tflint.hcl'}",
-         "--format=compact"],
+        [
+            tflint,
+            f"--chdir={INFRA}",
+            "--recursive",
+            f"--config={INFRA / '.tflint.hcl'}",
+            "--format=compact",
+        ],
         tool_env,
     )
     assert result.returncode == 0, f"tflint:\n{result.stdout}{result.stderr}"
@@ -51,8 +60,17 @@ def test_tflint_reports_a_seeded_defect(tool_env: dict[str, str], tmp_path: Path
 def test_checkov_has_no_failed_checks(tool_env: dict[str, str]) -> None:
     checkov = require_tool("checkov")
     result = run(
-        [checkov, "-d", str(INFRA), "--framework", "terraform", "--quiet", "--skip-download",
-         "--output", "json"],
+        [
+            checkov,
+            "-d",
+            str(INFRA),
+            "--framework",
+            "terraform",
+            "--quiet",
+            "--skip-download",
+            "--output",
+            "json",
+        ],
         tool_env,
         timeout=900,
     )
@@ -103,3 +121,11 @@ def test_workflows_pass_actionlint(tool_env: dict[str, str]) -> None:
     assert workflows
     result = run([actionlint, f"-shellcheck={shellcheck}", *map(str, workflows)], tool_env)
     assert result.returncode == 0, f"actionlint:\n{result.stdout}{result.stderr}"
+
+
+def test_install_script_is_quiet_when_tools_are_present(tool_env: dict[str, str]) -> None:
+    for tool in ("tflint", "actionlint", "shellcheck", "checkov", "terraform"):
+        require_tool(tool)
+    result = run(["bash", str(INFRA / "tools" / "install.sh")], tool_env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""

@@ -1,4 +1,4 @@
-"""Behaviour of deploy-serverless.sh and serverless-migration-cleanup.sh with recording stand-in executables."""
+"""Deploy and cleanup scripts run against recording stand-ins for terraform, aws and friends."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ SYSTEM_TOOLS = ["bash", "dirname", "mkdir", "git", "sleep", "cat", "basename", "
 
 # One stand-in program serves every faked tool: it records argv as a JSON line and answers
 # the few queries the scripts make (terraform outputs and state, ECS task results).
-STAND_IN = r'''
+STAND_IN = r"""
 import json, os, sys
 from pathlib import Path
 tool = sys.argv[1]
@@ -31,11 +31,14 @@ fail = os.environ.get("STANDIN_FAIL", "")
 joined = " ".join(args)
 if fail and fail in f"{tool} {joined}":
     sys.exit(3)
+ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+TASKDEF = "arn:aws:ecs:us-east-1:123456789012:task-definition/dev-dev02-dpp-consumer-topics:1"
+NETWORK = {"subnets": ["subnet-1"], "securityGroups": ["sg-1"], "assignPublicIp": "DISABLED"}
 outputs = {
-    "consumer_ecr_repository_url": "123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-dev02-dpp-consumer",
+    "consumer_ecr_repository_url": ECR + "/dev-dev02-dpp-consumer",
     "consumer_cluster_name": "dev-dev02-dpp-consumer",
     "consumer_service_name": "dev-dev02-dpp-consumer",
-    "topics_task_definition_arn": "arn:aws:ecs:us-east-1:123456789012:task-definition/dev-dev02-dpp-consumer-topics:1",
+    "topics_task_definition_arn": TASKDEF,
     "next_public_api_url": "https://api-dev02.hibiji.com",
     "api_endpoint": "https://abc123.execute-api.us-east-1.amazonaws.com",
     "website_url": "https://dev02.hibiji.com",
@@ -47,7 +50,7 @@ if tool == "terraform":
     if rest[:2] == ["output", "-raw"]:
         print(outputs[rest[2]], end="")
     elif rest[:2] == ["output", "-json"]:
-        print(json.dumps({"subnets": ["subnet-1"], "securityGroups": ["sg-1"], "assignPublicIp": "DISABLED"}))
+        print(json.dumps(NETWORK))
     elif rest[:2] == ["state", "list"]:
         print(os.environ.get("STANDIN_STATE", ""))
 elif tool == "aws":
@@ -62,7 +65,7 @@ elif tool == "aws":
 elif tool == "uv" and "package" in args:
     Path("dist").mkdir(exist_ok=True)
     Path("dist/producer-lambda.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
-'''
+"""
 
 
 @dataclass
@@ -84,12 +87,19 @@ class Sandbox:
         env.update(extra)
         return env
 
-    def run(self, script: Path, *args: str, stdin: str | None = None, **extra: str
-            ) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, script: Path, *args: str, stdin: str | None = None, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
         target = self.root / "infra" / "scripts" / script.name
         return subprocess.run(
-            [str(target), *args], cwd=self.root, env=self.env(**extra), input=stdin,
-            capture_output=True, text=True, timeout=60, check=False,
+            [str(target), *args],
+            cwd=self.root,
+            env=self.env(**extra),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
 
     def calls(self, tool: str | None = None) -> list[list[str]]:
@@ -182,8 +192,15 @@ def test_full_deploy_applies_creates_topics_syncs_invalidates_and_checks_health(
 
     uv = sandbox.calls("uv")
     assert uv and uv[0][1:] == ["run", "--frozen", "dpp", "producer", "package"]
-    assert ["docker", "build", "-f", f"{sandbox.root}/consumer/Dockerfile", "-t",
-            "dpp-consumer:abc123", str(sandbox.root)] in calls
+    assert [
+        "docker",
+        "build",
+        "-f",
+        f"{sandbox.root}/consumer/Dockerfile",
+        "-t",
+        "dpp-consumer:abc123",
+        str(sandbox.root),
+    ] in calls
 
     terraform = _terraform_subcommands(sandbox.calls("terraform"))
     assert terraform[:4] == ["init", "workspace", "plan", "apply"]
@@ -192,7 +209,10 @@ def test_full_deploy_applies_creates_topics_syncs_invalidates_and_checks_health(
 
     aws = [c[1:] for c in sandbox.calls("aws")]
     run_task = next(a for a in aws if a[:2] == ["ecs", "run-task"])
-    assert "arn:aws:ecs:us-east-1:123456789012:task-definition/dev-dev02-dpp-consumer-topics:1" in run_task
+    assert (
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/dev-dev02-dpp-consumer-topics:1"
+        in run_task
+    )
     network = json.loads(run_task[run_task.index("--network-configuration") + 1])
     assert network["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
 
@@ -213,7 +233,9 @@ def test_full_deploy_applies_creates_topics_syncs_invalidates_and_checks_health(
     apply_at = next(i for i, c in enumerate(calls) if c[0] == "terraform" and "apply" in c)
     topics_at = next(i for i, c in enumerate(calls) if c[:3] == ["aws", "ecs", "run-task"])
     sync_at = next(i for i, c in enumerate(calls) if c[:3] == ["aws", "s3", "sync"])
-    inval_at = next(i for i, c in enumerate(calls) if c[:3] == ["aws", "cloudfront", "create-invalidation"])
+    inval_at = next(
+        i for i, c in enumerate(calls) if c[:3] == ["aws", "cloudfront", "create-invalidation"]
+    )
     health_at = next(i for i, c in enumerate(calls) if c[0] == "curl")
     assert apply_at < topics_at < sync_at < inval_at < health_at, order
 
@@ -259,21 +281,27 @@ def test_bad_arguments_are_rejected(sandbox: Sandbox, args: list[str]) -> None:
 
 # ---- serverless-migration-cleanup.sh ----------------------------------------------------
 
-LEGACY_STATE = "\n".join([
-    "data.aws_caller_identity.current",
-    "aws_ecs_cluster.main",
-    "aws_ecs_service.backend",
-    "aws_ecs_service.frontend",
-    "aws_lb.main",
-    "aws_nat_gateway.main",
-    "aws_db_instance.main",
+LEGACY_STATE = "\n".join(
+    [
+        "data.aws_caller_identity.current",
+        "aws_ecs_cluster.main",
+        "aws_ecs_service.backend",
+        "aws_ecs_service.frontend",
+        "aws_lb.main",
+        "aws_nat_gateway.main",
+        "aws_db_instance.main",
+        "aws_route53_record.api",
+        "aws_route53_record.website",
+        "aws_route53_zone.main",
+        "module.dns.aws_route53_record.www",
+    ]
+)
+ROUTE53 = [
     "aws_route53_record.api",
     "aws_route53_record.website",
     "aws_route53_zone.main",
     "module.dns.aws_route53_record.www",
-])
-ROUTE53 = ["aws_route53_record.api", "aws_route53_record.website", "aws_route53_zone.main",
-           "module.dns.aws_route53_record.www"]
+]
 
 
 def _never_touches_route53(sandbox: Sandbox) -> None:

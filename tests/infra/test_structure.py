@@ -1,4 +1,4 @@
-"""Structure of the Terraform code (python-hcl2): module layout, typed variables, naming, tags, outputs."""
+"""Terraform structure via python-hcl2: layout, typed variables, naming, tags, outputs."""
 
 from __future__ import annotations
 
@@ -14,8 +14,16 @@ from tests.infra.toolchain import ENVIRONMENTS, INFRA, MODULES
 hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is a dev dependency of the infra tests")
 
 MODULE_NAMES = [
-    "network", "s3-static-website", "lambda-backend", "api-gateway", "aurora-serverless", "secrets",
-    "msk", "event-producer", "event-consumer", "monitoring",
+    "network",
+    "s3-static-website",
+    "lambda-backend",
+    "api-gateway",
+    "aurora-serverless",
+    "secrets",
+    "msk",
+    "event-producer",
+    "event-consumer",
+    "monitoring",
 ]
 DEV = ENVIRONMENTS / "dev"
 NAME_ARGUMENTS = {"name", "function_name", "bucket_name"}
@@ -142,7 +150,9 @@ def test_dev_names_follow_environment_sub_environment_dpp_part() -> None:
         for argument in NAME_ARGUMENTS & body.keys():
             names[label] = unquote(body[argument])
     for label, value in names.items():
-        assert value.startswith("${local.name}"), f"module {label} name {value} breaks the convention"
+        assert value.startswith("${local.name}"), (
+            f"module {label} name {value} breaks the convention"
+        )
     resolved = {k: v.replace("${local.name}", "dev-dev01-dpp") for k, v in names.items()}
     assert resolved["backend"] == "dev-dev01-dpp-api"
     assert resolved["website"] == "dev-dev01-dpp-website"
@@ -179,7 +189,9 @@ def test_remote_state_is_s3_with_locking() -> None:
 def test_outputs_the_deploy_script_reads_exist() -> None:
     outputs = blocks(DEV / "outputs.tf", "output")
     script = (INFRA / "scripts" / "deploy-serverless.sh").read_text(encoding="utf-8")
-    read = set(re.findall(r"tf_out ([a-z_]+)", script)) | set(re.findall(r"output -json ([a-z_]+)", script))
+    read = set(re.findall(r"tf_out ([a-z_]+)", script)) | set(
+        re.findall(r"output -json ([a-z_]+)", script)
+    )
     assert read, "the deploy script reads no outputs?"
     assert read <= outputs.keys(), read - outputs.keys()
     assert "next_public_api_url" in outputs
@@ -215,7 +227,11 @@ def test_consumer_matches_the_autoscaler_and_cli() -> None:
     assert unquote(consumer["kafka"]["consumer_group"]) == "dpp-ml-workers"
     variables = blocks(MODULES / "event-consumer" / "variables.tf", "variable")
     assert [unquote(x) for x in variables["command"]["default"]] == ["dpp", "consumer", "run"]
-    assert [unquote(x) for x in variables["topics_command"]["default"]] == ["dpp", "topics", "apply"]
+    assert [unquote(x) for x in variables["topics_command"]["default"]] == [
+        "dpp",
+        "topics",
+        "apply",
+    ]
     main = (MODULES / "event-consumer" / "main.tf").read_text(encoding="utf-8")
     assert "min(var.autoscaling.max_workers, var.autoscaling.partitions)" in main
     assert 'metric_name = "ConsumerLagMessages"' in main and 'metric_name = "WorkerCount"' in main
@@ -236,9 +252,17 @@ def test_producer_defaults_match_the_package() -> None:
 
 def test_monitoring_covers_the_issue_alarms() -> None:
     text = (MODULES / "monitoring" / "main.tf").read_text(encoding="utf-8")
-    for needle in ('"Errors"', '"Duration"', '"5xx"', '"Latency"', '"ConsumerLagMessages"',
-                   '"ConsumerLagSeconds"', '"DeadLetters"', 'resource "aws_budgets_budget"',
-                   'resource "aws_cloudwatch_dashboard"'):
+    for needle in (
+        '"Errors"',
+        '"Duration"',
+        '"5xx"',
+        '"Latency"',
+        '"ConsumerLagMessages"',
+        '"ConsumerLagSeconds"',
+        '"DeadLetters"',
+        'resource "aws_budgets_budget"',
+        'resource "aws_cloudwatch_dashboard"',
+    ):
         assert needle in text, needle
 
 
