@@ -1,0 +1,65 @@
+"""`dpp ops`: serve the live ops page and its JSON API (lag, workers, throughput, dead letters)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import typer
+
+from dpp_cli.console import err
+
+app = typer.Typer(help="The live ops page and its JSON API.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    *,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind [env DPP_OPS_HOST, default 127.0.0.1]")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env DPP_OPS_PORT, default 8090]")] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(help="'none' or 'jwt' (producer JWT with scope ops:read) [env DPP_OPS_AUTH]"),
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option(min=0.1, help="Seconds between samples [env DPP_OPS_INTERVAL_S]")
+    ] = None,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", "-g", help="Consumer group (repeatable)")
+    ] = None,
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", "-t", help="Physical topic (repeatable)")
+    ] = None,
+) -> None:
+    """Serve the ops page on http://HOST:PORT/ (JSON under /api/, Prometheus at /metrics).
+
+    Without auth it binds to loopback only; binding elsewhere requires --auth jwt.
+    """
+    import uvicorn  # noqa: PLC0415 - keep `dpp --help` instant
+
+    from dpp_cli.console import fail  # noqa: PLC0415
+    from dpp_cli.ops.app import create_app  # noqa: PLC0415
+    from dpp_cli.ops.service import build_service  # noqa: PLC0415
+    from dpp_cli.ops.settings import ops_settings  # noqa: PLC0415
+
+    overrides = {
+        k: v
+        for k, v in {"host": host, "port": port, "auth": auth, "interval_s": interval}.items()
+        if v is not None
+    }
+    settings = ops_settings().model_validate(ops_settings().model_dump() | overrides)
+    if settings.auth == "none" and not _loopback(settings.host):
+        fail(f"refusing to serve the ops page on {settings.host} without auth: use --auth jwt")
+    mode: Literal["none", "jwt"] = settings.auth
+    service = build_service(settings, tuple(group or ()), tuple(topic or ()))
+    targets = ", ".join(t.group for t in service.sampler.monitor.targets)
+    err.print(
+        f"ops page on [bold]http://{settings.host}:{settings.port}/[/] (auth {mode}); "
+        f"groups: {targets}"
+    )
+    uvicorn.run(create_app(service), host=settings.host, port=settings.port, log_level="warning")
+
+
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
