@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from dpp_producer.api.middleware import RequestTelemetry
+from dpp_producer.api.openapi import install_openapi
 from dpp_producer.api.problems import install_problem_handler
 from dpp_producer.api.routes import events, health, jobs
 from dpp_producer.runtime import ProducerRuntime
@@ -64,6 +66,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    install_openapi(app)
     install_problem_handler(app)
     app.include_router(events.router)
     app.include_router(jobs.router)
@@ -78,3 +81,14 @@ def create_app(
         )
     app.add_middleware(RequestTelemetry, metrics=runtime.metrics)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document, independent of the environment (it is committed)."""
+    neutral = create_app(
+        ProducerSettings.model_validate({"DPP_ENV": "sandbox"}),
+        kafka=KafkaSettings(),
+        topics=TopicSettings(),
+        aws=AwsSettings(),
+    )
+    return neutral.openapi()

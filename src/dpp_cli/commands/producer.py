@@ -54,6 +54,21 @@ def token(
 
 
 @app.command()
+def openapi(
+    output: Annotated[Path, typer.Option(help="Where to write the document")] = Path(
+        "docs/openapi.json"
+    ),
+) -> None:
+    """Write the API's OpenAPI document (committed as docs/openapi.json; a test checks it)."""
+    from dpp_producer.api.openapi import render  # noqa: PLC0415
+    from dpp_producer.app import openapi_document  # noqa: PLC0415
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render(openapi_document()))
+    out.print(f"wrote {output}")
+
+
+@app.command()
 def package(
     output: Annotated[Path, typer.Option(help="Zip to write")] = Path("dist/producer-lambda.zip"),
     platform: Annotated[str, typer.Option(help="Target wheel platform")] = "x86_64-manylinux2014",

@@ -40,11 +40,23 @@ _COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _request_body(media_types: tuple[str, ...], schema: dict[str, Any]) -> dict[str, Any]:
+_EXAMPLE_EVENT = {
+    "type": "demo.echo.requested.v1",
+    "source": "urn:dpp:backend:persona-service",
+    "correlationid": "req-7f3a",
+    "data": {"session_id": "session-1", "message": "hello"},
+}
+
+
+def _request_body(
+    media_types: tuple[str, ...], schema: dict[str, Any], example: Any
+) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
-            "content": {media_type: {"schema": schema} for media_type in media_types},
+            "content": {
+                media_type: {"schema": schema, "example": example} for media_type in media_types
+            },
         }
     }
 
@@ -120,7 +132,7 @@ async def _answer_once(
         429: problem_content("Local produce queue full; retry after Retry-After"),
         503: problem_content("Broker did not acknowledge in time; retry after Retry-After"),
     },
-    openapi_extra=_request_body(SINGLE_MEDIA_TYPES, _ENVELOPE_SCHEMA),
+    openapi_extra=_request_body(SINGLE_MEDIA_TYPES, _ENVELOPE_SCHEMA, _EXAMPLE_EVENT),
 )
 async def publish_event(
     request: Request,
@@ -210,6 +222,7 @@ async def _batch_entry(
             "required": ["events"],
             "properties": {"events": {"type": "array", "minItems": 1, "items": _ENVELOPE_SCHEMA}},
         },
+        {"events": [_EXAMPLE_EVENT, {**_EXAMPLE_EVENT, "data": {"session_id": "session-2"}}]},
     ),
 )
 async def publish_batch(

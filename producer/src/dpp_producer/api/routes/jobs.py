@@ -24,6 +24,7 @@ router = APIRouter(prefix="/v1", tags=["jobs"])
     responses={
         401: problem_content("Missing or invalid bearer token"),
         404: problem_content("No job with this id (yet)"),
+        422: problem_content("Invalid job id"),
         503: problem_content("Job store unavailable"),
     },
 )
