@@ -7,7 +7,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.infra.toolchain import INFRA, REPO_ROOT, require_tool
+import pytest
+
+from tests.infra.toolchain import INFRA, REPO_ROOT, TOOLS_BIN, require_tool
 
 SCRIPTS = sorted((INFRA / "scripts").glob("*.sh")) + sorted((INFRA / "tools").glob("*.sh"))
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(?::(.*))?")
@@ -129,3 +131,20 @@ def test_install_script_is_quiet_when_tools_are_present(tool_env: dict[str, str]
     result = run(["bash", str(INFRA / "tools" / "install.sh")], tool_env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
+
+
+def test_terraform_validate_with_the_built_provider(tool_env: dict[str, str]) -> None:
+    """Runs when the AWS provider was built (an hour on 2 cores, so not an install.sh step)."""
+    require_tool("terraform")
+    mirror = TOOLS_BIN.parent / "terraform-plugins" / "registry.terraform.io" / "hashicorp" / "aws"
+    if not list(mirror.glob("*/linux_amd64/terraform-provider-aws_v*")):
+        pytest.skip(
+            "AWS provider not built: run infra/tools/build-aws-provider.sh (see docs/infra.md)"
+        )
+    result = run(
+        ["bash", str(INFRA / "tools" / "verify-with-moto.sh"), "--validate-only"], tool_env, 900
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("ok      ") == len(list((INFRA / "modules").iterdir())) + len(
+        list((INFRA / "environments").iterdir())
+    )
