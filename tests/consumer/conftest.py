@@ -45,7 +45,7 @@ def worker_process(
     """Start scripted-job worker processes on this test's topics, store and group."""
     started: list[WorkerProcess] = []
 
-    def start(**env: str) -> WorkerProcess:
+    def start(*, real_jobs: bool = False, **env: str) -> WorkerProcess:
         settings = {
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "DPP_TOPIC_PREFIX": topic_namespace.prefix,
@@ -54,7 +54,8 @@ def worker_process(
             "DPP_METRICS_PORT": "0",
             **env,
         }
-        process = WorkerProcess(settings, tmp_path / f"worker-{len(started)}.log")
+        log = tmp_path / f"worker-{len(started)}.log"
+        process = WorkerProcess(settings, log, real_jobs=real_jobs)
         started.append(process)
         return process
 

@@ -29,6 +29,7 @@ from dpp_shared.topics import TopicNamespace
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTED_WORKER = Path(__file__).with_name("scripted_jobs.py")
+REAL_WORKER = ["-m", "dpp_consumer"]
 
 
 def wait_until(condition: Callable[[], T], timeout_s: float, what: str) -> T:
@@ -43,20 +44,20 @@ def wait_until(condition: Callable[[], T], timeout_s: float, what: str) -> T:
         time.sleep(0.05)
 
 
-def produce_echo(
+def produce_events(
     bootstrap: str,
     namespace: TopicNamespace,
-    messages: list[str],
+    type_name: str,
+    payloads: list[dict[str, Any]],
     *,
-    session_id: str = "s-1",
     correlation_id: str | None = None,
 ) -> list[str]:
-    """Publish one demo.echo event per message (same key, so one partition, in order); ids."""
-    event_type = REGISTRY.get("demo.echo.requested.v1")
+    """Publish one event of `type_name` per payload, in order; returns their ids (= job ids)."""
+    event_type = REGISTRY.get(type_name)
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
     ids = []
-    for message in messages:
-        payload = event_type.payload.model_validate({"session_id": session_id, "message": message})
+    for data in payloads:
+        payload = event_type.payload.model_validate(data)
         envelope = EventEnvelope(
             source="/tests/consumer",
             type=event_type.name,
@@ -68,6 +69,21 @@ def produce_echo(
         ids.append(envelope.id)
     assert producer.flush(15) == 0
     return ids
+
+
+def produce_echo(
+    bootstrap: str,
+    namespace: TopicNamespace,
+    messages: list[str],
+    *,
+    session_id: str = "s-1",
+    correlation_id: str | None = None,
+) -> list[str]:
+    """demo.echo events with one key (so one partition, in order); returns their ids."""
+    payloads = [{"session_id": session_id, "message": message} for message in messages]
+    return produce_events(
+        bootstrap, namespace, "demo.echo.requested.v1", payloads, correlation_id=correlation_id
+    )
 
 
 def produce_raw(
@@ -203,13 +219,14 @@ def running_worker(
 
 
 class WorkerProcess:
-    """A worker in its own process running the scripted jobs; always killed in teardown."""
+    """A worker in its own process running the scripted jobs (or the real ones, via
+    `python -m dpp_consumer`); always killed in teardown."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *, real_jobs: bool = False) -> None:
         self.log_path = log_path
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, str(SCRIPTED_WORKER)],
+            [sys.executable, *(REAL_WORKER if real_jobs else [str(SCRIPTED_WORKER)])],
             env={**os.environ, **env, "PYTHONPATH": str(REPO)},
             stdout=self._log,
             stderr=subprocess.STDOUT,

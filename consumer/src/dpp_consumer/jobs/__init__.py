@@ -7,7 +7,13 @@ from dpp_consumer.jobs.registry import JOBS, JobRegistry, JobSpec, job
 
 def default_jobs() -> JobRegistry:
     """Every job of the platform. Job modules import their models lazily, so this is fast."""
-    from dpp_consumer.jobs import echo  # noqa: F401, PLC0415 - registering is the import
+    # Registering is the import; the job modules import their models lazily.
+    from dpp_consumer.jobs import (  # noqa: F401, PLC0415
+        echo,
+        embedding,
+        similarity_index,
+        tone,
+    )
 
     return JOBS
 
