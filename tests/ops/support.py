@@ -1,0 +1,104 @@
+"""Helpers of the operator-interface tests: produce jobs, commit offsets, read topics, wait."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from dpp_shared.codec import encode
+from dpp_shared.envelope import EventEnvelope
+from dpp_shared.events import REGISTRY
+from dpp_shared.topics import TopicNamespace
+
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], timeout_s: float, what: str, every_s: float = 0.1) -> T:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(every_s)
+
+
+def produce_echo_jobs(bootstrap: str, namespace: TopicNamespace, count: int) -> list[str]:
+    """``count`` demo.echo jobs with distinct session keys (spread over partitions); their ids."""
+    event_type = REGISTRY.get("demo.echo.requested.v1")
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    ids = []
+    for n in range(count):
+        payload = event_type.payload.model_validate({"session_id": f"s-{n}", "message": f"m{n}"})
+        envelope = EventEnvelope(
+            source="/tests/ops", type=event_type.name, data=payload.model_dump(mode="json")
+        )
+        record = encode(envelope, payload, event_type, namespace)
+        producer.produce(record.topic, record.value, record.key, headers=record.headers)
+        producer.poll(0)
+        ids.append(envelope.id)
+    assert producer.flush(30) == 0
+    return ids
+
+
+def produce_plain(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    *,
+    partition: int | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for n in range(count):
+        extra = {} if partition is None else {"partition": partition}
+        producer.produce(topic, f"v{n}".encode(), f"k{n}".encode(), headers=headers, **extra)
+    assert producer.flush(15) == 0
+
+
+def commit_offsets(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
+    """Commit offsets for ``group`` without joining it (the group then has no members)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        consumer.commit(
+            offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False
+        )
+    finally:
+        consumer.close()
+
+
+def read_all(bootstrap: str, topic: str, partitions: int, timeout_s: float = 20.0) -> list[object]:
+    """Every record of ``topic`` (assign from the start to EOF on every partition)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "unused-tests-ops",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    records: list[object] = []
+    done: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(done) < partitions and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    done.add(message.partition())
+                continue
+            records.append(message)
+    finally:
+        consumer.close()
+    assert len(done) == partitions, f"did not reach the end of {topic}"
+    return records
