@@ -67,3 +67,21 @@ def test_succeed_many_reports_only_newly_succeeded(job_store: JobStore) -> None:
     assert (still_dead.status, still_dead.result) == (JobStatus.DEAD, None)
     assert job_store.get(missing) is None
     assert job_store.succeed_many({job_id: {"again": True} for job_id in ids}) == set()
+
+
+def test_batched_results_keep_every_float_digit_and_big_integer(job_store: JobStore) -> None:
+    exact = {"sum": 0.1 + 0.2, "third": 1 / 3, "tiny": 5e-324, "big": 2**62, "neg": -0.0}
+    job_id = new_id()
+    job_store.begin_many([job_start(job_id)])
+    assert job_store.succeed_many({job_id: exact}) == {job_id}
+    record = job_store.get(job_id)
+    assert record is not None
+    assert record.result == exact
+    assert record.result is not None
+    assert repr(record.result["sum"]) == "0.30000000000000004"
+
+
+def test_big_source_offsets_survive_the_batch(job_store: JobStore) -> None:
+    job_id = new_id()
+    records = job_store.begin_many([job_start(job_id, offset=2**62 + 7)])
+    assert records[job_id].source_offset == 2**62 + 7

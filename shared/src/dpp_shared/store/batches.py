@@ -1,8 +1,9 @@
 """Set-based statements for batched bookkeeping, one flavour per dialect.
 
-PostgreSQL gets statements of constant size over unnest()ed arrays, so the driver parses and
-prepares them once whatever the batch size. SQLite has no arrays and runs in-process, so it
-gets multi-row VALUES in chunks. Either way a batch costs a few statements, not one per job.
+Each batch is one statement of constant text whatever its size, so it is parsed (and on
+PostgreSQL prepared) once: PostgreSQL unnest()s array parameters, SQLite json_each()s one
+JSON array parameter. Either way a batch costs one round trip, not one per job, and Python
+binds a handful of parameters instead of a dozen per job.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, TextClause, TextualSelect, bindparam, literal_column, text
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.sql.dml import ReturningInsert
 
 from dpp_shared.store.records import RECORD_COLUMNS, JobRecord, JobStart
 from dpp_shared.store.schema import TERMINAL_STATUSES, JobStatus, UtcDateTime, jobs_table
@@ -27,8 +26,8 @@ UNFINISHED = jobs_table.c.status.not_in(
 _UNFINISHED_SQL = "jobs.status NOT IN ({})".format(
     ", ".join(f"'{status.value}'" for status in sorted(TERMINAL_STATUSES))
 )
-# Rows per SQLite statement: it allows 32766 bound parameters.
-SQLITE_CHUNK_ROWS = 500
+# Ids per IN (...) list: SQLite allows 32766 bound parameters per statement.
+IN_LIST_CHUNK = 500
 _RETURNING = ", ".join(f"jobs.{column.name}" for column in RECORD_COLUMNS)
 
 _T = TypeVar("_T")
@@ -59,10 +58,20 @@ def start_jobs(
         )
         records.update((row.id, JobRecord.from_row(row)) for row in rows)
         return records
-    upsert = _sqlite_start()
-    for chunk in chunks(starts, SQLITE_CHUNK_ROWS):
-        rows = connection.execute(upsert, [_running_row(start, now) for start in chunk])
-        records.update((row.id, JobRecord.from_row(row)) for row in rows)
+    batch = [
+        [
+            start.job_id,
+            start.event_type,
+            start.job_type,
+            start.topic,
+            start.partition,
+            start.offset,
+            start.correlation_id,
+        ]
+        for start in starts
+    ]
+    rows = connection.execute(_sqlite_start(), {"batch": json.dumps(batch), "now": now})
+    records.update((row.id, JobRecord.from_row(row)) for row in rows)
     return records
 
 
@@ -79,12 +88,10 @@ def succeed_jobs(
         }
         won.update(connection.execute(_postgres_succeed(), parameters).scalars())
         return won
-    for chunk in chunks(results, SQLITE_CHUNK_ROWS):
-        parameters = {"now": now}
-        for index, (job_id, result) in enumerate(chunk):
-            parameters[f"id{index}"] = job_id
-            parameters[f"result{index}"] = json.dumps(result)
-        won.update(connection.execute(_sqlite_succeed(len(chunk)), parameters).scalars())
+    # Each result travels as its own JSON text, stored verbatim: re-serialising it inside
+    # SQLite would round floats to 15 significant digits.
+    batch = json.dumps([[job_id, json.dumps(result)] for job_id, result in results])
+    won.update(connection.execute(_sqlite_succeed(), {"batch": batch, "now": now}).scalars())
     return won
 
 
@@ -138,51 +145,33 @@ def _postgres_succeed() -> TextClause:
 
 
 @cache
-def _sqlite_start() -> ReturningInsert[Any]:
-    # Executed with a list of parameter sets: RETURNING makes SQLAlchemy send them as
-    # multi-row VALUES ("insertmanyvalues") from one cached compilation.
-    statement = sqlite.insert(jobs_table)
-    excluded = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=[jobs_table.c.id],
-        set_={
-            "status": JobStatus.RUNNING.value,
-            "attempts": jobs_table.c.attempts + 1,
-            "source_topic": excluded.source_topic,
-            "source_partition": excluded.source_partition,
-            "source_offset": excluded.source_offset,
-            "updated_at": excluded.updated_at,
-            "started_at": excluded.started_at,
-        },
-        where=UNFINISHED,
-    ).returning(*RECORD_COLUMNS)
+def _sqlite_start() -> TextualSelect:
+    # The whole batch is one JSON array parameter that json_each() unpacks inside SQLite:
+    # one short statement, no per-row parameter binding in Python. ("WHERE true" keeps
+    # SQLite's parser from reading ON CONFLICT as part of the SELECT's join.)
+    return (
+        text(
+            "INSERT INTO jobs (id, event_type, job_type, status, attempts, progress, "  # noqa: S608 - constants only
+            "source_topic, source_partition, source_offset, correlation_id, "
+            "created_at, updated_at, started_at) "
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+            f"json_extract(value, '$[2]'), '{JobStatus.RUNNING.value}', 1, 0.0, "
+            "json_extract(value, '$[3]'), json_extract(value, '$[4]'), "
+            "json_extract(value, '$[5]'), json_extract(value, '$[6]'), :now, :now, :now "
+            f"FROM json_each(:batch) WHERE true{_ON_CONFLICT_BUMP}RETURNING {_RETURNING}"
+        )
+        .bindparams(bindparam("now", type_=UtcDateTime()))
+        .columns(*RECORD_COLUMNS)
+    )
 
 
-def _running_row(start: JobStart, now: datetime) -> dict[str, Any]:
-    return {
-        "id": start.job_id,
-        "event_type": start.event_type,
-        "job_type": start.job_type,
-        "status": JobStatus.RUNNING.value,
-        "attempts": 1,
-        "progress": 0.0,
-        "source_topic": start.topic,
-        "source_partition": start.partition,
-        "source_offset": start.offset,
-        "correlation_id": start.correlation_id,
-        "created_at": now,
-        "updated_at": now,
-        "started_at": now,
-    }
-
-
-@lru_cache(maxsize=64)
-def _sqlite_succeed(rows: int) -> TextClause:
-    # Cached per chunk size: parsing a text() with a thousand placeholders is not free.
-    values = ", ".join(f"(:id{index}, :result{index})" for index in range(rows))
+@cache
+def _sqlite_succeed() -> TextClause:
     return text(
-        f"WITH v(id, result) AS (VALUES {values}) "  # noqa: S608 - placeholders only
-        f"UPDATE jobs SET status = '{JobStatus.SUCCEEDED.value}', result = v.result, "
+        f"UPDATE jobs SET status = '{JobStatus.SUCCEEDED.value}', "  # noqa: S608 - constants only
+        "result = json_extract(v.value, '$[1]'), "
         "error = NULL, progress = 1.0, updated_at = :now, finished_at = :now "
-        f"FROM v WHERE jobs.id = v.id AND {_UNFINISHED_SQL} RETURNING jobs.id"
+        "FROM json_each(:batch) AS v "
+        f"WHERE jobs.id = json_extract(v.value, '$[0]') AND {_UNFINISHED_SQL} "
+        "RETURNING jobs.id"
     ).bindparams(bindparam("now", type_=UtcDateTime()))

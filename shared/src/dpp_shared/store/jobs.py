@@ -9,7 +9,7 @@ from typing import Any, Self
 from sqlalchemy import CursorResult, Engine, select, update
 
 from dpp_shared.store.batches import (
-    SQLITE_CHUNK_ROWS,
+    IN_LIST_CHUNK,
     UNFINISHED,
     chunks,
     start_jobs,
@@ -102,7 +102,7 @@ class JobStore:
             records = start_jobs(connection, list(unique.values()), now)
             # Terminal jobs were left alone by the upsert; read them for the caller to skip.
             untouched = [job_id for job_id in unique if job_id not in records]
-            for ids in chunks(untouched, SQLITE_CHUNK_ROWS):
+            for ids in chunks(untouched, IN_LIST_CHUNK):
                 rows = connection.execute(select(*RECORD_COLUMNS).where(jobs_table.c.id.in_(ids)))
                 records.update((row.id, JobRecord.from_row(row)) for row in rows)
         return records
