@@ -27,6 +27,7 @@ from dpp_shared.client import (
     ServerError,
 )
 from dpp_shared.client.retry import retry_after_s
+from dpp_shared.errors import ConfigurationError
 from tests.shared.http_stub import Reply, ScriptedApi, accepted, problem
 
 DATA = {"session_id": "s-1", "message": "hello"}
@@ -362,3 +363,23 @@ def test_retry_after_parsing() -> None:
     assert retry_after_s("-3") is None
     assert retry_after_s("Thu, 01 Jan 2026 00:00:30 GMT", now) == 30.0
     assert retry_after_s("Wed, 31 Dec 2025 23:00:00 GMT", now) == 0.0
+
+
+def test_from_env_names_what_is_missing() -> None:
+    with pytest.raises(ConfigurationError, match="set DPP_API_URL and DPP_API_TOKEN"):
+        EventsClient.from_env({})
+    with pytest.raises(ConfigurationError, match="DPP_CLIENT_TIMEOUT_S"):
+        EventsClient.from_env(
+            {"DPP_API_URL": "u", "DPP_API_TOKEN": "t", "DPP_CLIENT_TIMEOUT_S": "x"}
+        )
+
+
+def test_redirects_are_reported_not_followed_as_a_bodyless_get() -> None:
+    moved = Reply(301, problem(301, "moved"), {"Location": "http://127.0.0.1:1/v1/events"})
+    with (
+        ScriptedApi([moved]) as api,
+        pytest.raises(ProblemError) as caught,
+    ):
+        _client(api).publish("demo.echo.requested.v1", DATA)
+    assert caught.value.status == 301
+    assert len(api.received) == 1

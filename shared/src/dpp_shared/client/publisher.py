@@ -13,6 +13,7 @@ from dpp_shared.client.errors import PublishUnavailableError, problem_error
 from dpp_shared.client.events import BatchResult, Event, PublishResult, RejectedEvent
 from dpp_shared.client.retry import RETRYABLE_STATUSES, RetryPolicy, retry_after_s
 from dpp_shared.client.transport import Answer, TransportFailure, post_json
+from dpp_shared.errors import ConfigurationError
 
 TokenSource = str | Callable[[], str]
 EVENTS_PATH = "/v1/events"
@@ -56,8 +57,14 @@ class EventsClient:
         """Build from `DPP_API_URL`, `DPP_API_TOKEN`, `DPP_EVENT_SOURCE`, `DPP_CLIENT_TIMEOUT_S`
         (see docs/configuration.md); the source defaults to the Lambda function's name."""
         env = os.environ if environ is None else environ
+        missing = [name for name in ("DPP_API_URL", "DPP_API_TOKEN") if not env.get(name)]
+        if missing:
+            raise ConfigurationError(f"set {' and '.join(missing)} to publish events")
         function = env.get("AWS_LAMBDA_FUNCTION_NAME", "unknown")
-        timeout_s = float(env.get("DPP_CLIENT_TIMEOUT_S", "10"))
+        try:
+            timeout_s = float(env.get("DPP_CLIENT_TIMEOUT_S", "10"))
+        except ValueError:
+            raise ConfigurationError("DPP_CLIENT_TIMEOUT_S must be a number of seconds") from None
         return cls(
             env["DPP_API_URL"],
             env["DPP_API_TOKEN"],

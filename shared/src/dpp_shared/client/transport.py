@@ -22,6 +22,17 @@ class Answer:
         return self.headers.get(name.lower())
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a 301/302 from a POST as a GET without the body; an API that moved
+    is a configuration error to report, not something to paper over."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_RefuseRedirects)
+
+
 class TransportFailure(Exception):  # noqa: N818 - internal signal, never leaves the client
     """No HTTP answer at all: connection refused or reset, timeout, TLS failure."""
 
@@ -33,7 +44,7 @@ def post_json(url: str, body: Any, headers: dict[str, str], timeout_s: float) ->
         url, data=data, method="POST", headers={"Content-Type": "application/json", **headers}
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+        with _opener.open(request, timeout=timeout_s) as response:
             return _answer(response.status, response.headers.items(), response.read())
     except urllib.error.HTTPError as error:
         with error:
