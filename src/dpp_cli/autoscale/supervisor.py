@@ -120,6 +120,7 @@ class Supervisor:
             if floor:
                 self.pool.scale_to(floor)
                 log.info("started %d worker(s) (min_workers)", floor)
+                self._publish(None, time.time(), reason="started the minimum")
             while not self._stop.is_set():
                 try:
                     self.tick()
@@ -133,10 +134,10 @@ class Supervisor:
             log.info("stopping %d worker(s), draining", self.pool.size)
             self.pool.stop_all()
             self.reader.close()
-            self._publish(None, time.time())
+            self._publish(None, time.time(), reason="stopped")
             log.info("all workers stopped")
 
-    def _publish(self, decision: ScaleDecision | None, at: float) -> None:
+    def _publish(self, decision: ScaleDecision | None, at: float, reason: str = "") -> None:
         status = SupervisorStatus(
             group=self.group,
             workers=self.pool.size,
@@ -144,7 +145,7 @@ class Supervisor:
             desired=decision.desired_workers if decision else 0,
             total_lag=decision.total_lag if decision else 0,
             partition_count=decision.partition_count if decision else 0,
-            reason=decision.reason if decision else "stopped",
+            reason=decision.reason if decision else reason,
             at=at,
             pids=tuple(w.pid for w in self.pool.active if w.pid is not None),
             metrics_ports=tuple(w.metrics_port for w in self.pool.active),
