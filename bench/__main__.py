@@ -1,0 +1,87 @@
+"""`python -m bench run [--quick] [--scenario NAME]...`: start a sandbox broker, measure each
+scenario against its baseline in the same run, write bench/results/*.json and the table of
+docs/performance.md, stop the broker."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from bench.broker import sandbox_broker
+from bench.context import BenchContext
+from bench.environment import machine_info, software_versions
+from bench.results import (
+    RESULTS_DIR,
+    latest_documents,
+    markdown,
+    update_performance_doc,
+    write_json,
+)
+from bench.scenarios import SCENARIOS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="measure scenarios")
+    run.add_argument("--quick", action="store_true", help="tiny counts: checks, not numbers")
+    run.add_argument(
+        "--scenario", action="append", choices=sorted(SCENARIOS), help="repeatable; default all"
+    )
+    run.add_argument("--bootstrap", help="use this broker instead of starting a sandbox")
+    run.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    run.add_argument("--no-profile", action="store_true", help="skip the profiling runs")
+    run.add_argument(
+        "--no-doc", action="store_true", help="do not rewrite docs/performance.md's table"
+    )
+    commands.add_parser("table", help="print the table of the latest results")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "table":
+        print(markdown(latest_documents()))
+        return 0
+    logging.basicConfig(level=logging.WARNING)
+    names = args.scenario or list(SCENARIOS)
+    machine, versions = machine_info(), software_versions()
+    failed: list[str] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="dpp-bench-") as work,
+        sandbox_broker(args.bootstrap) as bootstrap,
+    ):
+        ctx = BenchContext(bootstrap, args.quick, Path(work), profile=not args.no_profile)
+        for name in names:
+            print(f"== {name}", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            load_before = [round(value, 2) for value in os.getloadavg()]
+            try:
+                result = SCENARIOS[name](ctx)
+            except Exception:
+                traceback.print_exc()
+                failed.append(name)
+                continue
+            result.duration_s = time.perf_counter() - started
+            result.load_average = {
+                "before": load_before,
+                "after": [round(value, 2) for value in os.getloadavg()],
+            }
+            path = write_json(result.as_dict(machine, versions), args.results_dir)
+            print(f"   wrote {path} ({result.duration_s:.0f}s)", file=sys.stderr, flush=True)
+    if not args.no_doc and not args.quick and args.results_dir == RESULTS_DIR:
+        update_performance_doc(latest_documents(args.results_dir))
+    if failed:
+        print(f"failed scenarios: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The producer API under test: uvicorn in its own process(es), as `dpp producer serve` runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.workload import batch_body, single_body
+from dpp_cli.sandbox.broker import free_port
+from dpp_producer.auth import mint_token
+
+# A strong, bench-only secret: DPP_ENV=sandbox accepts it and so does any environment.
+JWT_SECRET = "bench-only-jwt-secret-" + "0123456789abcdef" * 2
+READY_TIMEOUT_S = 60.0
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _warm_up(url: str, token: str, workers: int) -> None:
+    """A few requests per worker process first: lazy imports and the Kafka connection are
+    cold-start costs (measured by the cold-start scenario), not steady-state ones."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+        for _ in range(8 * workers):
+            client.post("/v1/events", content=single_body()).raise_for_status()
+            client.post("/v1/events:batch", content=batch_body(10)).raise_for_status()
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    port: int
+    workers: int
+    token: str
+    pid: int
+    log_path: Path
+
+    @property
+    def authorization(self) -> str:
+        return f"Bearer {self.token}"
+
+
+def server_environment(bootstrap: str, prefix: str, database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "DPP_TOPIC_PREFIX": prefix,
+        "DPP_ENV": "sandbox",
+        "JWT_SECRET": JWT_SECRET,
+        "DATABASE_URL": database_url,
+    }
+
+
+@contextmanager
+def producer_server(
+    bootstrap: str,
+    prefix: str,
+    *,
+    workers: int = 1,
+    database_url: str | None = None,
+    profile_to: Path | None = None,
+) -> Iterator[RunningServer]:
+    """Start `uvicorn dpp_producer.app:create_app --factory` with auth on (JWT_SECRET) and wait
+    until /healthz answers; the uvicorn access log is off (the app logs every accepted event).
+    With `profile_to`, one process runs under pyinstrument and writes its profile there."""
+    port = free_port()
+    home = Path(tempfile.mkdtemp(prefix="dpp-bench-api-"))
+    log_path = home / "server.log"
+    database_url = database_url or f"sqlite:///{home / 'jobs.db'}"
+    command = [
+        sys.executable, "-m", "uvicorn", "dpp_producer.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    if profile_to is not None:
+        command = [sys.executable, "-m", "bench.profiled_api", str(port), str(profile_to)]
+    environment = server_environment(bootstrap, prefix, database_url)
+    environment["PYTHONPATH"] = str(REPO)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"producer API exited:\n{log_path.read_text()[-3000:]}")
+            with suppress(httpx.HTTPError):
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("producer API did not answer /healthz")
+            time.sleep(0.1)
+        token = mint_token(JWT_SECRET, subject="bench", scope="events:*", ttl_s=24 * 3600)
+        _warm_up(url, token, workers)
+        yield RunningServer(url, port, workers, token, process.pid, log_path)
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, 15)
+        try:
+            # A profiled server writes its profile on the way out, which takes a while.
+            process.wait(120 if profile_to is not None else 20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait(10)
