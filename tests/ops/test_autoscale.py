@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from dpp_cli.autoscale.supervisor import read_status_file
 from dpp_shared.store import JobStatus, JobStore
 from dpp_shared.topics import DEAD_LETTER_TOPIC, RESULTS_TOPIC, TopicNamespace
 from tests.ops.support import produce_echo_jobs, read_all, wait_until
-
-from dpp_cli.autoscale.supervisor import read_status_file
 
 JOBS = 600
 MAX_WORKERS = 3

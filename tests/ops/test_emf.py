@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+from dpp_cli.lag_export import EMF_NAMESPACE, GroupReport, LagSnapshot, WatchTarget, emf_document
+from dpp_cli.lag_export.emf import write_emf
 from dpp_shared.lag import (
     GroupLag,
     GroupStatus,
@@ -13,9 +15,6 @@ from dpp_shared.lag import (
     PartitionLag,
     PartitionStatus,
 )
-
-from dpp_cli.lag_export import EMF_NAMESPACE, GroupReport, LagSnapshot, WatchTarget, emf_document
-from dpp_cli.lag_export.emf import write_emf
 
 
 def partition(topic: str, number: int, lag: int, seconds: float | None) -> PartitionLag:

@@ -12,11 +12,10 @@ import threading
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from dpp_cli.autoscale.workers import free_port
 from dpp_shared.lag import LagReader
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from tests.ops.support import commit_offsets, produce_plain, wait_until
-
-from dpp_cli.autoscale.workers import free_port
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -95,7 +94,7 @@ def test_exporter_metrics_equal_the_engine_and_emf_lines_follow(
         assert document["ConsumerLagMessages"] == 3
         assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "DPP/Events"  # type: ignore[index]
         workers = wait_until(
-            lambda: next((json.loads(l) for l in list(lines) if "WorkerCount" in l), None),
+            lambda: next((json.loads(line) for line in list(lines) if "WorkerCount" in line), None),
             30, "an EMF WorkerCount line",
         )  # fmt: skip
         assert workers["WorkerCount"] == 0 and workers["DeadLetters"] == 0
