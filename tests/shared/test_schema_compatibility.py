@@ -170,3 +170,24 @@ def test_issue_text_names_path_kind_and_detail() -> None:
     assert str(issue) == (
         "order.placed.v1.currency: new-required-field: new field is required and has no default"
     )
+
+
+class NodeV1(Closed):
+    name: str
+    children: list[NodeV1] = Field(default_factory=list)
+
+
+class NodeV2(Closed):
+    name: str
+    weight: int
+    children: list[NodeV2] = Field(default_factory=list)
+
+
+def test_recursive_models_terminate_and_are_compared() -> None:
+    assert compare_schemas(_schema_of(NodeV1), _schema_of(NodeV1)) == []
+    issues = compare_schemas(_schema_of(NodeV1), _schema_of(NodeV2))
+    assert [(i.path, i.kind) for i in issues] == [("$.weight", "new-required-field")]
+
+
+def _schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    return payload_json_schema(EventType("tree.v1", model, "dpp.t", "name", "events:t", "tree"))

@@ -41,16 +41,23 @@ class _Comparison:
     def __init__(self, old_root: Schema, new_root: Schema) -> None:
         self._old_root = old_root
         self._new_root = new_root
-        self._seen: set[tuple[str, str, str]] = set()
+        self._in_progress: set[tuple[str, str]] = set()
 
     def compare(self, old: Schema, new: Schema, path: str) -> list[Incompatibility]:
-        key = (str(old.get("$ref")), str(new.get("$ref")), path)
-        if "$ref" in old or "$ref" in new:
-            if key in self._seen:  # recursive models: each pair of definitions once per path
-                return []
-            self._seen.add(key)
-        old = _resolve(self._old_root, old)
-        new = _resolve(self._new_root, new)
+        key = (str(old.get("$ref")), str(new.get("$ref")))
+        if "$ref" not in old and "$ref" not in new:
+            return self._compare_resolved(old, new, path)
+        if key in self._in_progress:  # a recursive model met itself: its pair is being compared
+            return []
+        self._in_progress.add(key)
+        try:
+            return self._compare_resolved(
+                _resolve(self._old_root, old), _resolve(self._new_root, new), path
+            )
+        finally:
+            self._in_progress.discard(key)
+
+    def _compare_resolved(self, old: Schema, new: Schema, path: str) -> list[Incompatibility]:
         old_branches = _branches(old)
         if len(old_branches) > 1:
             return [issue for b in old_branches for issue in self.compare(b, new, path)]
