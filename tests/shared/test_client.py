@@ -177,8 +177,9 @@ def test_a_hanging_api_cannot_hold_the_caller_beyond_the_total_timeout() -> None
     assert caught.value.status is None
     assert "timed out" in str(caught.value)
     assert caught.value.attempts >= 2
-    # The bound is the feature: total budget plus at most one socket timeout's slack.
-    assert elapsed <= 1.0 + 0.4 + 0.5
+    # The bound is the feature: the total budget plus at most one socket timeout (the stub
+    # holds the connection for 30 s, so without the bound this would take that long).
+    assert elapsed <= 1.0 + 0.4 + 2.0  # generous slack for a loaded CI machine
 
 
 def test_connection_refused_is_retried_then_reported() -> None:
