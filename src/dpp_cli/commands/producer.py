@@ -79,8 +79,11 @@ def package(
 
     err.print(f"building {output} for {platform} / Python {python_version} ...")
     report = build_lambda_zip(output, platform=platform, python_version=python_version)
+    pins = [line for line in report.requirements if "confluent-kafka" in line]
     out.print(
         f"wrote [bold]{report.path}[/]: {report.zipped_bytes / 1e6:.1f} MB zipped, "
         f"{report.unzipped_bytes / 1e6:.1f} MB unzipped ({report.files} files; Lambda limit "
         "250 MB unzipped); handler dpp_producer.lambda_handler.handler"
     )
+    out.print(f"left out (in the Lambda runtime or server-only): {', '.join(report.excluded)}")
+    out.print(f"Kafka client: {', '.join(pins)}")
