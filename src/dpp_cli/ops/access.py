@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dpp_cli.ops.settings import OPS_SCOPE, OpsSettings
 
 
-@dataclass(frozen=True, slots=True)
 class AccessDeniedError(Exception):
     """The request may not read the ops API; ``status`` is 401 or 403."""
 
-    status: int
-    detail: str
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
 
 def check_access(settings: OpsSettings, authorization: str | None) -> None:
