@@ -49,6 +49,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if manage_producer:
+            runtime.jwt_secret()  # fail at startup, not on the first request, if it is missing
             runtime.publisher.start()
         try:
             yield

@@ -61,6 +61,22 @@ def _request_body(
     }
 
 
+def _batch_request_body() -> dict[str, Any]:
+    events = {"type": "array", "minItems": 1, "items": _ENVELOPE_SCHEMA}
+    example = [_EXAMPLE_EVENT, {**_EXAMPLE_EVENT, "data": {"session_id": "session-2"}}]
+    wrapped = {"type": "object", "required": ["events"], "properties": {"events": events}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": wrapped, "example": {"events": example}},
+                # CloudEvents JSON batch format: a bare array of events.
+                "application/cloudevents-batch+json": {"schema": events, "example": example},
+            },
+        }
+    }
+
+
 def _accepted(admitted: AdmittedEvent, delivery: Delivery) -> EventAccepted:
     return EventAccepted(
         id=admitted.envelope.id,
@@ -130,6 +146,7 @@ async def _answer_once(
         **_COMMON_PROBLEMS,
         403: problem_content("Token scope does not allow this event type"),
         429: problem_content("Local produce queue full; retry after Retry-After"),
+        502: problem_content("The broker refused the record for good"),
         503: problem_content("Broker did not acknowledge in time; retry after Retry-After"),
     },
     openapi_extra=_request_body(SINGLE_MEDIA_TYPES, _ENVELOPE_SCHEMA, _EXAMPLE_EVENT),
@@ -214,16 +231,11 @@ async def _batch_entry(
     "Multi-Status with one entry per event in request order: accepted (202, with its offset) or "
     "rejected (with its problem). One bad event never fails the others; `failed_count` says "
     "whether any did, and `retryable` marks the ones to resend.",
-    responses=_COMMON_PROBLEMS,
-    openapi_extra=_request_body(
-        BATCH_MEDIA_TYPES[:1],
-        {
-            "type": "object",
-            "required": ["events"],
-            "properties": {"events": {"type": "array", "minItems": 1, "items": _ENVELOPE_SCHEMA}},
-        },
-        {"events": [_EXAMPLE_EVENT, {**_EXAMPLE_EVENT, "data": {"session_id": "session-2"}}]},
-    ),
+    responses={
+        **_COMMON_PROBLEMS,
+        503: problem_content("The idempotency store is unavailable; retry after Retry-After"),
+    },
+    openapi_extra=_batch_request_body(),
 )
 async def publish_batch(
     request: Request,
