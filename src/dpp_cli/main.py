@@ -7,7 +7,19 @@ from __future__ import annotations
 
 import typer
 
-from dpp_cli.commands import consumer, demo, dlq, lag, producer, sandbox, schemas, stack, topics
+from dpp_cli.commands import (
+    autoscale,
+    consumer,
+    demo,
+    dlq,
+    lag,
+    ops,
+    producer,
+    sandbox,
+    schemas,
+    stack,
+    topics,
+)
 
 app = typer.Typer(
     name="dpp",
@@ -23,6 +35,8 @@ app.add_typer(consumer.app, name="consumer")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(lag.app, name="lag")
+app.add_typer(ops.app, name="ops")
+consumer.app.command("autoscale")(autoscale.autoscale)
 app.command("up")(stack.up)
 app.command("demo")(demo.demo)
 

@@ -39,12 +39,16 @@ def _apply_topics(bootstrap: str) -> None:
 def up(
     kafka_port: Annotated[int, typer.Option(help="Sandbox broker port.")] = 9092,
     producer_port: Annotated[int, typer.Option(help="Producer API port.")] = 8080,
-    metrics_port: Annotated[int, typer.Option(help="First worker's Prometheus port.")] = 9100,
+    metrics_port: Annotated[
+        int, typer.Option(help="Autoscaler's Prometheus port (worker count, decisions).")
+    ] = 9100,
+    ops_port: Annotated[int, typer.Option(help="Ops page port.")] = 8090,
 ) -> None:
     """Start everything locally on the embedded defaults and keep it running until Ctrl-C.
 
-    Starts the Kafka sandbox (unless running), applies the topics, serves the producer API and
-    runs the workers; logs go to .dpp/logs/. Ctrl-C drains the workers and stops what it started.
+    Starts the Kafka sandbox (unless running), applies the topics, serves the producer API, runs
+    the lag-driven autoscaler with its workers and serves the ops page; logs go to .dpp/logs/.
+    Ctrl-C drains the workers and stops what it started.
     """
     from dpp_cli.sandbox import KafkaSandbox, SandboxError  # noqa: PLC0415
     from dpp_cli.stack.processes import ServiceProcess, dpp_command, wait_for  # noqa: PLC0415
@@ -79,10 +83,16 @@ def up(
             logs / "producer.log",
         ),
         ServiceProcess(
-            "consumer",
-            dpp_command("consumer", "run", "--metrics-port", str(metrics_port)),
+            "workers",
+            dpp_command("consumer", "autoscale", "--metrics-port", str(metrics_port)),
             env,
-            logs / "consumer.log",
+            logs / "autoscale.log",
+        ),
+        ServiceProcess(
+            "ops",
+            dpp_command("ops", "serve", "--port", str(ops_port)),
+            env,
+            logs / "ops.log",
         ),
     ]
     stopping = False
@@ -104,6 +114,7 @@ def up(
             or (
                 _http_ok(f"{producer_url}/healthz")
                 and _http_ok(f"http://127.0.0.1:{metrics_port}/metrics")
+            and _http_ok(f"http://127.0.0.1:{ops_port}/healthz")
             )
         ),
         READY_TIMEOUT_S,
@@ -117,7 +128,8 @@ def up(
     out.print("[bold green]dpp-events is up[/] (Ctrl-C to stop)")
     out.print(f"  Kafka sandbox   {bootstrap}")
     out.print(f"  producer API    {producer_url}  (OpenAPI: {producer_url}/docs)")
-    out.print(f"  worker metrics  http://127.0.0.1:{metrics_port}/metrics")
+    out.print(f"  ops page        http://127.0.0.1:{ops_port}/  (lag, workers, throughput)")
+    out.print(f"  autoscaler      http://127.0.0.1:{metrics_port}/metrics  (workers follow lag)")
     out.print(f"  logs            {logs}/")
     out.print("  next            [bold]uv run dpp demo[/] in another terminal")
     while not stopping:
