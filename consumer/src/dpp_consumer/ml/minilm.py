@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from safetensors.numpy import load_file
+from safetensors import safe_open
 from tokenizers import Tokenizer
 
 from dpp_consumer.ml.errors import ModelFilesMissingError
@@ -136,11 +136,14 @@ class MiniLMEncoder:
         tokenizer.enable_truncation(max_length=MAX_SEQ_LENGTH)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token, not a secret
         config = json.loads(paths["config.json"].read_text(encoding="utf-8"))
-        weights = {
-            name: np.ascontiguousarray(array, dtype=np.float32)
-            for name, array in load_file(str(paths["model.safetensors"])).items()
-            if name != "embeddings.position_ids"
-        }
+        # Tensor by tensor from a memory map: peak memory stays near the model's size, where
+        # reading the whole file first would briefly hold it twice.
+        with safe_open(str(paths["model.safetensors"]), framework="numpy") as tensors:
+            weights = {
+                name: np.ascontiguousarray(tensors.get_tensor(name), dtype=np.float32)
+                for name in tensors.keys()  # noqa: SIM118 - safe_open is not a mapping
+                if name != "embeddings.position_ids"
+            }
         return cls(tokenizer, weights, config)
 
     def _load_layer(self, weights: dict[str, Float32Array], index: int) -> _Layer:
@@ -186,7 +189,13 @@ class MiniLMEncoder:
         """Embed one padded batch: (len(texts), 384) float32 rows of unit length."""
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        ids, mask = self.tokenize(texts)
+        return self.encode_tokens(*self.tokenize(texts))
+
+    def encode_tokens(self, ids: Int64Array, mask: Int64Array) -> Float32Array:
+        """Embed already tokenised rows (as from :meth:`tokenize`, or a subset of its rows)."""
+        # Drop columns that are padding in every row: they cost compute and change nothing.
+        length = max(int(mask.sum(axis=1).max()), 1)
+        ids, mask = ids[:, :length], mask[:, :length]
         hidden = self._forward(ids, mask)
         # Mean over real tokens only; padding must not dilute short sentences.
         weights = mask.astype(np.float32)[:, :, None]
