@@ -1,10 +1,133 @@
-"""placeholder"""
+"""Cold start of the producer's Lambda handler: import, app creation, first request, and the
+deployment zip's size; `python -X importtime` shows what the import spends its time on."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+from bench.broker import fresh_namespace
 from bench.context import BenchContext
-from bench.results import ScenarioResult
+from bench.results import ScenarioResult, Target
+from bench.server import JWT_SECRET, REPO
+from bench.workload import single_body
+from dpp_producer.auth import mint_token
+
+TARGET_IMPORT_AND_APP_MS = 250.0
+EVENT_FIXTURE = REPO / "tests" / "producer" / "events" / "apigw_v2_post_event.json"
+
+
+def _lambda_event(token: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(EVENT_FIXTURE.read_text().replace("<TOKEN>", token))
+    body = single_body().decode()
+    event["body"] = body
+    event["headers"]["content-length"] = str(len(body))
+    return event
+
+
+def _environment(ctx: BenchContext, prefix: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": ctx.bootstrap,
+        "DPP_TOPIC_PREFIX": prefix,
+        "DPP_ENV": "sandbox",
+        "JWT_SECRET": JWT_SECRET,
+        "DATABASE_URL": f"sqlite:///{ctx.work_dir / 'cold-start.db'}",
+        "POWERTOOLS_SERVICE_NAME": "dpp-producer",
+        "AWS_LAMBDA_FUNCTION_NAME": "dpp-producer",
+        "PYTHONPATH": str(REPO),
+    }
+
+
+def _import_profile(env: dict[str, str]) -> str:
+    """The slowest imports (cumulative) of the handler module, from `python -X importtime`."""
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import dpp_producer.lambda_handler"],
+        env=env, capture_output=True, text=True, check=True, cwd=REPO,
+    )  # fmt: skip
+    rows = []
+    for line in completed.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if match:
+            rows.append((int(match.group(2)), len(match.group(3)), match.group(4)))
+    top = sorted(rows, reverse=True)[:25]
+    lines = ["cumulative_us  depth  module"]
+    lines += [f"{cumulative:>12}  {depth // 2:>5}  {module}" for cumulative, depth, module in top]
+    return "\n".join(lines)
+
+
+def _zip_size(ctx: BenchContext) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        from dpp_producer.lambda_package import build_lambda_zip  # type: ignore[import-not-found]
+    except ImportError:
+        return None, "dpp_producer.lambda_package is not there yet: zip size not measured"
+    started = time.perf_counter()
+    try:
+        report = build_lambda_zip(ctx.work_dir / "producer-lambda.zip")
+    except Exception as error:  # building needs the package index; report, do not crash
+        return None, f"dpp producer package failed: {type(error).__name__}: {error}"
+    return {
+        "zipped_mb": round(report.zipped_bytes / 1e6, 2),
+        "unzipped_mb": round(report.unzipped_bytes / 1e6, 2),
+        "files": report.files,
+        "build_s": round(time.perf_counter() - started, 1),
+    }, None
 
 
 def run(ctx: BenchContext) -> ScenarioResult:
-    raise NotImplementedError
+    runs = ctx.pick(2, 7)
+    result = ScenarioResult(
+        "cold-start",
+        "6. Cold start: the producer's Lambda handler",
+        ctx.command("cold-start"),
+        {
+            "runs": runs,
+            "handler": "dpp_producer.lambda_handler.handler",
+            "event": "tests/producer/events/apigw_v2_post_event.json with a 1 KB demo.echo body",
+            "statistic": "median of fresh processes (each a new execution environment)",
+        },
+    )
+    token = mint_token(JWT_SECRET, subject="bench", scope="events:*")
+    event_path = ctx.work_dir / "lambda-event.json"
+    event_path.write_text(json.dumps(_lambda_event(token)))
+    samples: list[dict[str, Any]] = []
+    with fresh_namespace(ctx.bootstrap) as namespace:
+        env = _environment(ctx, namespace.prefix)
+        for _ in range(runs):
+            completed = subprocess.run(
+                [sys.executable, "-m", "bench.peers.cold_start", str(event_path)],
+                env=env, capture_output=True, text=True, check=True, cwd=REPO, timeout=120,
+            )  # fmt: skip
+            samples.append(json.loads(completed.stdout.strip().splitlines()[-1]))
+        result.profiles["python -X importtime -c 'import dpp_producer.lambda_handler'"] = (
+            _import_profile(env)
+        )
+    statuses = sorted({status for sample in samples for status in sample["statuses"]})
+    median = {
+        name: round(statistics.median(sample[name] for sample in samples), 1)
+        for name in (
+            "import_ms", "app_creation_ms", "import_and_app_ms",
+            "first_request_ms", "second_request_ms",
+        )
+    }  # fmt: skip
+    result.add("Lambda handler (median)", **median, statuses=",".join(map(str, statuses)))
+    result.targets.append(
+        Target("import + app creation", median["import_and_app_ms"], TARGET_IMPORT_AND_APP_MS,
+               False, "ms")
+    )  # fmt: skip
+    zip_report, problem = _zip_size(ctx) if not ctx.quick else (None, "zip skipped in --quick")
+    if zip_report is not None:
+        result.add("deployment zip (dpp producer package)", **zip_report)
+    if problem:
+        result.notes.append(problem)
+    result.notes.append(
+        "the first request includes the Kafka connection and the broker's acknowledgement; "
+        "interpreter start-up (~20 ms) is not in import_ms."
+    )
+    return result

@@ -1,0 +1,43 @@
+"""`python -m bench.peers.raw_consumer BOOTSTRAP GROUP TOPIC COUNT`: the raw confluent-kafka
+baseline with the worker's commit semantics: consume in batches, process (a no-op), store each
+offset after processing, commit every 250 ms; exits after COUNT records."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from confluent_kafka import Consumer
+
+from dpp_shared.kafka_config import consumer_config
+from dpp_shared.settings import AwsSettings, KafkaSettings
+
+BATCH = 500
+COMMIT_INTERVAL_S = 0.25
+
+
+def main() -> None:
+    bootstrap, group, topic, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    consumer = Consumer(
+        consumer_config(KafkaSettings(bootstrap_servers=bootstrap), AwsSettings(), group)
+    )
+    consumer.subscribe([topic])
+    seen = 0
+    next_commit = time.monotonic() + COMMIT_INTERVAL_S
+    try:
+        while seen < count:
+            for message in consumer.consume(BATCH, 0.05):
+                if message.error() is not None:
+                    continue
+                consumer.store_offsets(message=message)
+                seen += 1
+            if time.monotonic() >= next_commit:
+                consumer.commit(asynchronous=True)
+                next_commit = time.monotonic() + COMMIT_INTERVAL_S
+        consumer.commit(asynchronous=False)
+    finally:
+        consumer.close()
+
+
+if __name__ == "__main__":
+    main()
