@@ -66,3 +66,27 @@ def test_racing_batches_succeed_each_job_once(database_url: str) -> None:
                 assert record.result == {"worker": worker}
     finally:
         store.close()
+
+
+def test_batches_in_different_orders_do_not_deadlock(database_url: str) -> None:
+    store = JobStore(create_store_engine(database_url, pool_size=RACERS))
+    store.migrate()
+    try:
+        ids = [new_id() for _ in range(400)]
+        orders = [ids, ids[::-1], ids[::2] + ids[1::2], ids[1::2] + ids[::2]]
+        barrier = threading.Barrier(RACERS)
+
+        def work(worker: int) -> set[str]:
+            order = orders[worker]
+            barrier.wait(timeout=30)
+            store.begin_many([job_start(job_id) for job_id in order])
+            return store.succeed_many({job_id: {"worker": worker} for job_id in order})
+
+        with ThreadPoolExecutor(RACERS) as pool:
+            won = list(pool.map(work, range(RACERS)))
+
+        wins = Counter(job_id for worker_wins in won for job_id in worker_wins)
+        assert set(wins) == set(ids)
+        assert set(wins.values()) == {1}
+    finally:
+        store.close()

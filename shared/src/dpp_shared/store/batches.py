@@ -43,6 +43,9 @@ def start_jobs(
     """
     records: dict[str, JobRecord] = {}
     if connection.dialect.name == "postgresql":
+        # Rows are locked in id order, so two workers with overlapping batches in different
+        # orders queue behind each other instead of deadlocking.
+        starts = sorted(starts, key=lambda start: start.job_id)
         rows = connection.execute(
             _postgres_start(),
             {
@@ -81,8 +84,13 @@ def succeed_jobs(
     """Record results of unfinished jobs; returns the ids this statement moved to SUCCEEDED."""
     won: set[str] = set()
     if connection.dialect.name == "postgresql":
+        results = sorted(results, key=lambda item: item[0])
+        ids = [job_id for job_id, _ in results]
+        # An UPDATE ... FROM locks rows in whatever order its join runs; lock them in id
+        # order first so that overlapping batches cannot deadlock.
+        connection.execute(_POSTGRES_LOCK_IN_ORDER, {"ids": ids})
         parameters = {
-            "ids": [job_id for job_id, _ in results],
+            "ids": ids,
             "results": [json.dumps(result) for _, result in results],
             "now": now,
         }
@@ -126,12 +134,18 @@ def _postgres_start() -> TextualSelect:
             "CAST(:job_types AS text[]), CAST(:topics AS text[]), "
             "CAST(:partitions AS integer[]), CAST(:offsets AS bigint[]), "
             "CAST(:correlation_ids AS text[])) "
-            "AS v(id, event_type, job_type, topic, partition, source_offset, correlation_id)"
+            "AS v(id, event_type, job_type, topic, partition, source_offset, correlation_id) "
+            "ORDER BY v.id"
             f"{_ON_CONFLICT_BUMP}RETURNING {_RETURNING}"
         )
         .bindparams(bindparam("now", type_=UtcDateTime()))
         .columns(*RECORD_COLUMNS)  # typed results: UTC datetimes, parsed JSON
     )
+
+
+_POSTGRES_LOCK_IN_ORDER = text(
+    "SELECT id FROM jobs WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR UPDATE"
+)
 
 
 @cache
