@@ -36,9 +36,9 @@ def main() -> None:
     imported = time.perf_counter()
     lambda_handler.container()
     created = time.perf_counter()
-    first = lambda_handler.handler(event, _Context())  # type: ignore[arg-type]
+    first = lambda_handler.handler(event, _Context())
     answered = time.perf_counter()
-    second = lambda_handler.handler(event, _Context())  # type: ignore[arg-type]
+    second = lambda_handler.handler(event, _Context())
     again = time.perf_counter()
     print(
         json.dumps(

@@ -64,7 +64,7 @@ def _import_profile(env: dict[str, str]) -> str:
 
 def _zip_size(ctx: BenchContext) -> tuple[dict[str, Any] | None, str | None]:
     try:
-        from dpp_producer.lambda_package import build_lambda_zip  # type: ignore[import-not-found]
+        from dpp_producer.lambda_package import build_lambda_zip
     except ImportError:
         return None, "dpp_producer.lambda_package is not there yet: zip size not measured"
     started = time.perf_counter()

@@ -51,6 +51,7 @@ def _committed(probe: Consumer, partitions: list[TopicPartition]) -> int:
 
 def drain_backlog(
     bootstrap: str,
+    *,
     group: str,
     topic: str,
     total: int,
@@ -132,9 +133,9 @@ def _measure(
                 for arg in command]  # fmt: skip
         try:
             return drain_backlog(
-                ctx.bootstrap, group, topic, count, argv,
-                _worker_env(ctx, namespace, group, database_url),
-                ctx.work_dir / f"consume-{name}.log", timeout_s=ctx.pick(120, 900),
+                ctx.bootstrap, group=group, topic=topic, total=count, command=argv,
+                env=_worker_env(ctx, namespace, group, database_url),
+                log_path=ctx.work_dir / f"consume-{name}.log", timeout_s=ctx.pick(120, 900),
             )  # fmt: skip
         finally:
             delete_groups(ctx.bootstrap, [group])
