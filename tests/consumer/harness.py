@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+
 from dpp_consumer.jobs.registry import JobRegistry
 from dpp_consumer.metrics import WorkerMetrics
+from dpp_consumer.records import ConsumedRecord
 from dpp_consumer.settings import WorkerSettings
 from dpp_consumer.worker import Worker
 from dpp_shared.codec import encode
@@ -65,7 +67,7 @@ def produce_events(
             correlationid=correlation_id,
         )
         record = encode(envelope, payload, event_type, namespace)
-        producer.produce(record.topic, record.value, record.key, headers=record.headers)
+        producer.produce(record.topic, record.value, record.key, headers=list(record.headers))
         ids.append(envelope.id)
     assert producer.flush(15) == 0
     return ids
@@ -87,7 +89,7 @@ def produce_echo(
 
 
 def produce_raw(
-    bootstrap: str, topic: str, value: bytes | None, headers: list[tuple[str, bytes]]
+    bootstrap: str, topic: str, value: bytes | None, headers: list[tuple[str, str | bytes | None]]
 ) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
     producer.produce(topic, value, b"raw", headers=headers)
@@ -134,17 +136,15 @@ def read_topic(
             for message in consumer.consume(100, 0.2):
                 if message.error():
                     continue
+                consumed = ConsumedRecord.of(message)
                 records.append(
                     ReadRecord(
-                        topic=str(message.topic()),
-                        partition=int(message.partition() or 0),
-                        offset=int(message.offset() or 0),
-                        key=message.key(),  # type: ignore[arg-type]
-                        value=message.value(),  # type: ignore[arg-type]
-                        headers={
-                            name: value.decode() if isinstance(value, bytes) else str(value)
-                            for name, value in (message.headers() or [])  # type: ignore[union-attr]
-                        },
+                        topic=consumed.topic,
+                        partition=consumed.partition,
+                        offset=consumed.offset,
+                        key=consumed.key,
+                        value=consumed.value,
+                        headers=consumed.text_headers(""),
                     )
                 )
             if settled_at is None and until(records):

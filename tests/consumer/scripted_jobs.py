@@ -24,7 +24,7 @@ ECHO = "demo.echo.requested.v1"
 def run_scripted(ctx: JobContext[DemoEchoRequestedV1]) -> EchoResult:
     message = ctx.payload.message
     command, _, argument = message.partition(":")
-    if command == "count" or command == "sleep":
+    if command in {"count", "sleep"}:
         # Each run is recorded before doing anything, so tests can count runs, not results.
         runs, _, seconds = argument.partition(":") if command == "count" else ("", "", argument)
         if runs:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+
 from dpp_consumer import retry
 from dpp_consumer.context import JobContext
 from dpp_consumer.errors import PermanentJobError
@@ -25,7 +26,6 @@ from dpp_shared.topics import (
     TopicNamespace,
     retry_topic_name,
 )
-
 from tests.consumer.harness import (
     REPO,
     produce_echo,

@@ -8,13 +8,13 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from dpp_consumer.context import JobContext
 from dpp_consumer.jobs.echo import EchoResult
 from dpp_consumer.jobs.registry import JobRegistry
 from dpp_shared.events.payloads import DemoEchoRequestedV1
 from dpp_shared.store import JobStatus, JobStore
 from dpp_shared.topics import DEMO_TOPIC, RESULTS_TOPIC, TopicNamespace
-
 from tests.consumer.conftest import WorkerFactory
 from tests.consumer.harness import (
     ReadRecord,
@@ -152,7 +152,7 @@ def test_a_job_longer_than_max_poll_interval_completes_without_a_rebalance(
     assert completions(results) == [job_id]
 
 
-def test_sigterm_drains_in_flight_jobs_then_commits_and_exits(
+def test_sigterm_drains_in_flight_jobs_then_commits_and_exits(  # noqa: PLR0917 - fixtures
     kafka_bootstrap: str,
     topic_namespace: TopicNamespace,
     store: JobStore,
@@ -175,7 +175,7 @@ def test_sigterm_drains_in_flight_jobs_then_commits_and_exits(
     assert committed_offsets(kafka_bootstrap, group, topic) == {record.source_partition: 1}
 
 
-def test_a_job_past_the_drain_deadline_is_left_uncommitted_and_redelivered(
+def test_a_job_past_the_drain_deadline_is_left_uncommitted_and_redelivered(  # noqa: PLR0917
     kafka_bootstrap: str,
     topic_namespace: TopicNamespace,
     store: JobStore,

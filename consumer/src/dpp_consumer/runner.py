@@ -172,7 +172,7 @@ class JobRunner:
             record = records[job.job_id]
             if record.is_terminal or job.job_id in seen:
                 # A redelivery (or a duplicate in this batch) of a finished job: not run again.
-                self.metrics.skipped.labels(job.spec.job_type).inc()
+                self.metrics.job(job.spec.job_type).skipped.inc()
                 if job.job_id not in seen and _is_source_of(job.delivery, record):
                     outcomes.append(self._announce_again(job, record))
                 else:
@@ -222,7 +222,7 @@ class JobRunner:
                 attempt=attempt,
             )
             self.logger.info("job started")
-        in_flight = self.metrics.in_flight.labels(spec.job_type)
+        in_flight = self.metrics.job(spec.job_type).in_flight
         in_flight.inc()
         started = time.perf_counter()
         try:
@@ -258,7 +258,7 @@ class JobRunner:
                 verbose = True
         finally:
             in_flight.dec()
-            self.metrics.duration.labels(spec.job_type).observe(time.perf_counter() - started)
+            self.metrics.job(spec.job_type).duration.observe(time.perf_counter() - started)
         if verbose:
             if isinstance(outcome, _Success):
                 self.logger.info("job succeeded", extra={"duration_ms": outcome.duration_s * 1e3})
@@ -289,10 +289,10 @@ class JobRunner:
         outcomes = []
         for job_id, (job, success) in successes.items():
             if job_id not in won:  # another worker recorded this job's outcome first
-                self.metrics.skipped.labels(job.spec.job_type).inc()
+                self.metrics.job(job.spec.job_type).skipped.inc()
                 outcomes.append(self._finished(job.message))
                 continue
-            self.metrics.processed.labels(job.spec.job_type).inc()
+            self.metrics.job(job.spec.job_type).processed.inc()
             announcement = completed_record(
                 job_id=job_id,
                 job_type=job.spec.job_type,
@@ -325,7 +325,7 @@ class JobRunner:
         )
         error_text = f"{failure.error_type}: {failure.message}"
         changed = self._store_call(lambda: self.store.fail(job.job_id, error_text, dead=route.dead))
-        self.metrics.failed.labels(spec.job_type).inc()
+        self.metrics.job(spec.job_type).failed.inc()
         if not changed:  # already terminal: another worker finished it meanwhile
             return self._finished(job.message)
         forwarded = KafkaRecord(
@@ -335,9 +335,9 @@ class JobRunner:
             headers=route.headers,
         )
         if not route.dead:
-            self.metrics.retried.labels(spec.job_type).inc()
+            self.metrics.job(spec.job_type).retried.inc()
             return self._finished(job.message, forwarded)
-        self.metrics.dead_lettered.labels(spec.job_type).inc()
+        self.metrics.job(spec.job_type).dead_lettered.inc()
         announcement = failed_record(
             job_id=job.job_id,
             job_type=spec.job_type,
@@ -432,7 +432,7 @@ class JobRunner:
                 "error": failure.message,
             },
         )
-        self.metrics.dead_lettered.labels(job_type).inc()
+        self.metrics.job(job_type).dead_lettered.inc()
         if job_id and spec is not None:
             # The record names a job this worker knows: record its death so the job API
             # answers instead of showing a job that never started.
