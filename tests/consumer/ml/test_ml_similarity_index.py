@@ -228,3 +228,21 @@ def test_small_and_invalid_document_sets() -> None:
     assert empty.document_ids == ()
     with pytest.raises(ValueError, match="unique"):
         build_similarity_index([DOCUMENTS[0], DOCUMENTS[0]], InMemoryIndexCheckpoint())
+
+
+def test_an_unreadable_checkpoint_file_means_a_clean_restart(
+    uninterrupted: SimilarityIndex, tmp_path: Path
+) -> None:
+    path = tmp_path / "index.ckpt"
+    path.write_bytes(b"not a checkpoint")
+    reports: list[IndexProgress] = []
+
+    rebuilt = build_similarity_index(
+        DOCUMENTS, FileIndexCheckpoint(path), progress=reports.append, chunk_size=CHUNK, top_k=3
+    )
+
+    assert reports[0].resumed_from == 0
+    assert_same_index(rebuilt, uninterrupted)
+    saved = FileIndexCheckpoint(path).load()
+    assert saved is not None
+    assert saved.done == len(DOCUMENTS)

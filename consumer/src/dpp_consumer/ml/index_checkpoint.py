@@ -6,6 +6,7 @@ import io
 import os
 import tempfile
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -96,7 +97,12 @@ class FileIndexCheckpoint:
             blob = self.path.read_bytes()
         except FileNotFoundError:
             return None
-        return IndexState.from_bytes(blob)
+        try:
+            return IndexState.from_bytes(blob)
+        except (ValueError, KeyError, zipfile.BadZipFile):
+            # An unreadable checkpoint (e.g. from an older format) costs a clean restart,
+            # never a job that fails on every retry.
+            return None
 
     def save(self, state: IndexState) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
