@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -16,7 +16,9 @@ from dpp_shared.topics import TopicNamespace
 T = TypeVar("T")
 
 
-def wait_until(condition: Callable[[], T], timeout_s: float, what: str, every_s: float = 0.1) -> T:
+def wait_until(
+    condition: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.1
+) -> T:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -39,7 +41,9 @@ def produce_echo_jobs(bootstrap: str, namespace: TopicNamespace, count: int) -> 
             source="/tests/ops", type=event_type.name, data=payload.model_dump(mode="json")
         )
         record = encode(envelope, payload, event_type, namespace)
-        producer.produce(record.topic, record.value, record.key, headers=record.headers)
+        producer.produce(
+            record.topic, record.value, record.key, headers=_kafka_headers(record.headers)
+        )
         producer.poll(0)
         ids.append(envelope.id)
     assert producer.flush(30) == 0
@@ -52,12 +56,16 @@ def produce_plain(
     count: int,
     *,
     partition: int | None = None,
-    headers: list[tuple[str, bytes]] | None = None,
+    headers: Sequence[tuple[str, bytes]] | None = None,
 ) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
+    kafka_headers = _kafka_headers(headers)
     for n in range(count):
-        extra = {} if partition is None else {"partition": partition}
-        producer.produce(topic, f"v{n}".encode(), f"k{n}".encode(), headers=headers, **extra)
+        value, key = f"v{n}".encode(), f"k{n}".encode()
+        if partition is None:
+            producer.produce(topic, value, key, headers=kafka_headers)
+        else:
+            producer.produce(topic, value, key, partition=partition, headers=kafka_headers)
     assert producer.flush(15) == 0
 
 
@@ -95,10 +103,16 @@ def read_all(bootstrap: str, topic: str, partitions: int, timeout_s: float = 20.
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
-                    done.add(message.partition())
+                    done.add(message.partition() or 0)
                 continue
             records.append(message)
     finally:
         consumer.close()
     assert len(done) == partitions, f"did not reach the end of {topic}"
     return records
+
+
+def _kafka_headers(
+    headers: Sequence[tuple[str, bytes]] | None,
+) -> list[tuple[str, str | bytes | None]] | None:
+    return None if headers is None else [(name, value) for name, value in headers]
