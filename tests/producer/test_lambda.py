@@ -147,3 +147,19 @@ def test_the_producer_is_created_once_per_container() -> None:
     first = lambda_handler.container().runtime.publisher.start()
     lambda_handler.handler(event, context)
     assert lambda_handler.container().runtime.publisher.start() is first
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_tracer_wraps_the_handler_where_tracing_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lambda_handler, "_traced", None)
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.setenv(
+        "_X_AMZN_TRACE_ID",
+        "Root=1-6743f2a1-3c1e0f4b7a2d5e6f8a9b0c1d;Parent=53995c3f42cd8ad8;Sampled=0",
+    )
+    assert lambda_handler.tracing_enabled()
+    response = lambda_handler.handler(load_event("apigw_v2_get_healthz.json"), LambdaContext())
+    assert response["statusCode"] == 200
+    assert lambda_handler.traced_handler() is not lambda_handler.serve
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    assert not lambda_handler.tracing_enabled()

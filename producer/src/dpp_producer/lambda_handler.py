@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
+from collections.abc import Callable
 from typing import Any, cast
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -27,7 +29,7 @@ _PEEK_LIMIT_BYTES = 256 * 1024
 
 logger: Logger = producer_logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=logger.service)
-tracer = Tracer(service=logger.service)
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 class EmfEventMetrics:
@@ -61,6 +63,7 @@ class _Container:
 
 
 _container: _Container | None = None
+_traced: Handler | None = None
 
 
 def container() -> _Container:
@@ -96,9 +99,34 @@ def _envelope_correlation_id(event: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def tracing_enabled() -> bool:
+    """X-Ray tracing runs on Lambda unless POWERTOOLS_TRACE_DISABLED says otherwise."""
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() in ("1", "true")
+    return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not disabled
+
+
+def traced_handler() -> Handler:
+    """`serve` wrapped by Powertools' Tracer, built on the first invocation and only where
+    tracing is on: the X-Ray SDK imports botocore, the largest piece of a cold start."""
+    global _traced  # noqa: PLW0603 - one per execution environment by design
+    if _traced is None:
+        if tracing_enabled():
+            from aws_lambda_powertools import Tracer  # noqa: PLC0415
+
+            tracer = Tracer(service=logger.service)
+            _traced = tracer.capture_lambda_handler(serve, capture_response=False)
+        else:
+            _traced = serve
+    return _traced
+
+
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The Lambda entry point (`dpp_producer.lambda_handler.handler`)."""
+    return traced_handler()(event, context)
+
+
+def serve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway v2 event in, API Gateway v2 response out; the producer is flushed first."""
     current = container()
     correlation = correlation_id(event)
