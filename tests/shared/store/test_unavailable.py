@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
 from dpp_shared.ids import new_id
 from dpp_shared.store import JobStatus, JobStore, StoreUnavailableError
+from dpp_shared.store.engine import create_store_engine
 from tests.fixtures.database import PostgresServer, fresh_postgres_database
 from tests.shared.store.conftest import job_start
 
@@ -59,3 +62,22 @@ def test_store_survives_a_postgres_restart(request: pytest.FixtureRequest) -> No
             assert (record.status, record.result) == (JobStatus.SUCCEEDED, {"after": "restart"})
         finally:
             store.close()
+
+
+def test_sqlite_lock_held_past_the_busy_timeout_is_unavailable(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    store = JobStore(create_store_engine(url, sqlite_busy_timeout_ms=50))
+    store.migrate()
+    job_id = new_id()
+    store.begin(job_start(job_id))
+    other_writer = sqlite3.connect(tmp_path / "jobs.db", isolation_level=None)
+    try:
+        other_writer.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailableError):
+            store.succeed(job_id, {"blocked": True})
+        assert store.get(job_id) is not None  # WAL: reading goes on while the writer waits
+        other_writer.execute("ROLLBACK")
+        assert store.succeed(job_id, {"blocked": False}) is True
+    finally:
+        other_writer.close()
+        store.close()

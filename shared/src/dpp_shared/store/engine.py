@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,13 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
-def create_store_engine(url: str, *, pool_size: int = 2, max_overflow: int = 3) -> Engine:
+def create_store_engine(
+    url: str,
+    *,
+    pool_size: int = 2,
+    max_overflow: int = 3,
+    sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+) -> Engine:
     """An engine for a job store; connects lazily (nothing happens until the first query).
 
     The default pool is small because the producer runs on Lambda, where every concurrent
@@ -37,7 +44,7 @@ def create_store_engine(url: str, *, pool_size: int = 2, max_overflow: int = 3) 
     """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, sqlite_busy_timeout_ms)
     return create_engine(
         parsed,
         pool_size=pool_size,
@@ -48,7 +55,7 @@ def create_store_engine(url: str, *, pool_size: int = 2, max_overflow: int = 3) 
     )
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not in_memory:
@@ -57,19 +64,19 @@ def _sqlite_engine(url: URL) -> Engine:
     if in_memory:
         options["poolclass"] = StaticPool  # one shared connection, else each sees its own DB
     engine = create_engine(url, **options)
-    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "connect", partial(_configure_sqlite_connection, busy_timeout_ms))
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
 
 
 def _configure_sqlite_connection(
-    dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry
+    busy_timeout_ms: int, dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry
 ) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (see below).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
         cursor.execute("PRAGMA synchronous = FULL")  # a committed job outcome survives power loss
     finally:

@@ -50,6 +50,8 @@ def upgrade_to_head(engine: Engine) -> None:
     lock, so a second process waits and then finds the schema at head. SQLite: the transaction
     starts with BEGIN IMMEDIATE, whose file lock plays the same part.
     """
+    if current_revision(engine) == head_revision():
+        return  # the common case at every start: no lock, no Alembic environment to load
     config = alembic_config()
     with (
         _process_lock,
