@@ -1,0 +1,1 @@
+"""Fault injection: killed workers, broker and database restarts, poison records, bad tokens."""
