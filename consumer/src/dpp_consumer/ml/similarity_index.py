@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,7 +46,7 @@ class Neighbour:
     score: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays have no single truth value to compare
 class SimilarityIndex:
     """Unit-length embeddings of a document set plus each document's nearest neighbours."""
 
@@ -54,10 +54,15 @@ class SimilarityIndex:
     embeddings: Float32Array  # (n, 384), row i belongs to document_ids[i]
     neighbour_rows: NDArray[np.int32]  # (n, k) row indices, most similar first
     neighbour_scores: Float32Array  # (n, k) cosine similarities
+    _row_of: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Callers list neighbours for every document: a dict keeps that linear, not quadratic.
+        object.__setattr__(self, "_row_of", {d: i for i, d in enumerate(self.document_ids)})
 
     def neighbours(self, document_id: str) -> list[Neighbour]:
         """The nearest other documents of ``document_id``, most similar first."""
-        row = self.document_ids.index(document_id)
+        row = self._row_of[document_id]
         return [
             Neighbour(self.document_ids[int(j)], float(s))
             for j, s in zip(self.neighbour_rows[row], self.neighbour_scores[row], strict=True)
