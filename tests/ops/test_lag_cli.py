@@ -120,6 +120,6 @@ def test_history_file_lets_one_sample_per_run_reach_a_verdict(
 
 def test_unreadable_lag_exits_1(cli: typer.Typer, fresh_settings: pytest.MonkeyPatch) -> None:
     fresh_settings.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    code, output = run_lag(cli, "--json", "-g", "nobody", "-t", "nothing")
+    code, output = run_lag(cli, "--json", "-g", "nobody", "-t", "nothing", "--timeout", "1")
     assert code == 1
     assert json.loads(output)["groups"][0]["error"]

@@ -24,7 +24,10 @@ EXIT_UNREADABLE = 1
 """Exit code when the lag of a group could not be read."""
 
 app = typer.Typer(
-    help="Consumer lag: table, watch, JSON, Prometheus/EMF export, KEDA manifest.",
+    help="Consumer lag per group and partition in messages and seconds, with Burrow-style status "
+    "(table, --watch, --json); `export` for Prometheus/EMF, `keda` for the KEDA manifest.\n\n"
+    "Exit code: 0 healthy (OK/WARN), 3 a group is ERR (a partition STOP/STALL/REWIND), "
+    "1 lag could not be read. See docs/operators.md.",
     invoke_without_command=True,
 )
 
@@ -40,10 +43,12 @@ Topics = Annotated[
 ]
 
 
-def _monitor(groups: list[str] | None, topics: list[str] | None) -> LagMonitor:
+def _monitor(
+    groups: list[str] | None, topics: list[str] | None, timeout_s: float = 15.0
+) -> LagMonitor:
     from dpp_cli.lag_export import LagMonitor, default_targets  # noqa: PLC0415
 
-    return LagMonitor.from_settings(default_targets(groups or (), topics or ()))
+    return LagMonitor.from_settings(default_targets(groups or (), topics or ()), timeout_s)
 
 
 def exit_code(snapshot: LagSnapshot) -> int:
@@ -106,6 +111,9 @@ def show(
         Path | None,
         typer.Option(help="Keep the status window in this JSON file between runs (cron)"),
     ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to wait for the broker's answers")
+    ] = 15.0,
 ) -> None:
     """Lag in messages and seconds, consume rate and Burrow-style status per partition.
 
@@ -117,7 +125,7 @@ def show(
         return
     from dpp_cli.lag_export.history_file import load_history, save_history  # noqa: PLC0415
 
-    monitor = _monitor(group, topic)
+    monitor = _monitor(group, topic, timeout)
     groups = [target.group for target in monitor.targets]
     if history is not None:
         load_history(monitor.history, history, groups)

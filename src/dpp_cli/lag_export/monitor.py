@@ -110,7 +110,9 @@ class LagMonitor:
         self._seq = itertools.count(1)
 
     @classmethod
-    def from_settings(cls, targets: Sequence[WatchTarget]) -> LagMonitor:
+    def from_settings(
+        cls, targets: Sequence[WatchTarget], request_timeout_s: float = 15.0
+    ) -> LagMonitor:
         """A monitor wired from `KAFKA_*`, `AWS_*` and `DPP_LAG_*`; connects lazily."""
         from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
         from dpp_shared.lag import LagHistory, LagReader, get_lag_settings  # noqa: PLC0415
@@ -124,6 +126,7 @@ class LagMonitor:
             offset_reset=lag.offset_reset,
             isolation_level=lag.isolation_level,
             probe_timeout_s=lag.probe_timeout_s,
+            request_timeout_s=request_timeout_s,
         )
         return cls(reader, targets, LagHistory(lag.rules()))
 
