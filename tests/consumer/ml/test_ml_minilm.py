@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from dpp_consumer.ml.embedding import embed
+from dpp_consumer.ml.errors import ModelFilesMissingError
 from dpp_consumer.ml.minilm import EMBEDDING_DIM, MAX_SEQ_LENGTH, MiniLMEncoder
 
 REFERENCE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
@@ -50,3 +51,9 @@ def test_inputs_longer_than_the_model_limit_are_truncated(encoder: MiniLMEncoder
 
 def test_empty_batch_gives_an_empty_matrix(encoder: MiniLMEncoder) -> None:
     assert encoder.encode_batch([]).shape == (0, EMBEDDING_DIM)
+
+
+def test_a_missing_model_file_is_reported_with_its_path(tmp_path: Path) -> None:
+    with pytest.raises(ModelFilesMissingError) as missing:
+        MiniLMEncoder.from_directory(tmp_path)
+    assert missing.value.path.startswith(str(tmp_path))
