@@ -137,6 +137,8 @@ def serve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             **event,
             "headers": {**(event.get("headers") or {}), CORRELATION_HEADER: correlation},
         }
+    # One data point per invocation, so every EMF flush has a metric (and request counts).
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     try:
         response: dict[str, Any] = current.adapter(event, cast(Any, context))
     finally:
