@@ -7,6 +7,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -15,6 +16,7 @@ from sqlalchemy import inspect
 from dpp_shared.store import IdempotencyStore, JobStore
 from dpp_shared.store.engine import create_store_engine
 from dpp_shared.store.migration import (
+    HEAD_REVISION,
     VERSION_TABLE,
     alembic_config,
     current_revision,
@@ -22,9 +24,19 @@ from dpp_shared.store.migration import (
 )
 from dpp_shared.store.schema import Base
 
+# Imports first, then waits for "go" on stdin: the parent releases all processes at once.
 MIGRATE_IN_A_PROCESS = (
-    "import sys; from dpp_shared.store import JobStore; JobStore.from_url(sys.argv[1]).migrate()"
+    "import sys\n"
+    "from dpp_shared.store import JobStore\n"
+    "store = JobStore.from_url(sys.argv[1])\n"
+    "print('ready', flush=True)\n"
+    "sys.stdin.readline()\n"
+    "store.migrate()\n"
 )
+
+
+def test_head_revision_constant_matches_the_migration_scripts() -> None:
+    assert head_revision() == HEAD_REVISION
 
 
 def test_migrate_creates_the_schema_and_is_idempotent(database_url: str) -> None:
@@ -71,18 +83,23 @@ def test_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
         store.close()
 
 
+@pytest.mark.slow
 def test_concurrent_migrations_from_processes_and_threads(database_url: str) -> None:
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", MIGRATE_IN_A_PROCESS, database_url],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for _ in range(3)
     ]
-    racers = 3
-    barrier = threading.Barrier(racers)
+    for process in processes:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+    racers = 2
+    barrier = threading.Barrier(racers + 1)
 
     def migrate_in_thread(_: int) -> None:
         store = JobStore.from_url(database_url)
@@ -93,7 +110,14 @@ def test_concurrent_migrations_from_processes_and_threads(database_url: str) -> 
             store.close()
 
     with ThreadPoolExecutor(racers) as pool:
-        list(pool.map(migrate_in_thread, range(racers)))
+        migrations = [pool.submit(migrate_in_thread, index) for index in range(racers)]
+        barrier.wait(timeout=30)
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for migration in migrations:
+            migration.result(timeout=120)
     for process in processes:
         _stdout, stderr = process.communicate(timeout=120)
         assert process.returncode == 0, stderr
