@@ -22,14 +22,18 @@ class ConsumedRecord:
     value: bytes | None
     headers: RawHeaders
     event_type: str | None
+    retried: bool = False
+    """True if it carries `dpp-*` headers (a retry or a replay): only then are they parsed."""
 
     @classmethod
     def of(cls, message: Message) -> ConsumedRecord:
         headers = _headers(message.headers())
-        event_type = None
+        event_type, retried = None, False
         for name, raw in headers:
             if name == "ce_type" and raw is not None:
                 event_type = raw.decode("utf-8", "replace")
+            elif name.startswith("dpp-"):
+                retried = True
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         if topic is None or partition is None or offset is None:
             raise ValueError("a consumed record always has a topic, partition and offset")
@@ -42,6 +46,7 @@ class ConsumedRecord:
             value=value.encode() if isinstance(value, str) else value,
             headers=headers,
             event_type=event_type,
+            retried=retried,
         )
 
     def header(self, name: str) -> str | None:

@@ -129,12 +129,17 @@ class JobRunner:
         outcomes: list[Outcome] = []
         jobs: list[_Job] = []
         for message in unit.records:
-            headers = dpp_headers(message)
-            delivery = Delivery.of(message.topic, message.partition, message.offset, headers)
+            delivery = (
+                Delivery.of(message.topic, message.partition, message.offset, dpp_headers(message))
+                if message.retried
+                else Delivery(1, message.topic, message.partition, message.offset, None)
+            )
             try:
                 event = decode(message.value, message.headers, self.events)
             except EventDecodeError as error:
-                outcomes.append(self._dead_letter_undecodable(message, delivery, headers, error))
+                outcomes.append(
+                    self._dead_letter_undecodable(message, delivery, dpp_headers(message), error)
+                )
                 continue
             spec = self.registry.get(event.event_type.name)
             if spec is None:
@@ -143,7 +148,9 @@ class JobRunner:
                     event_type=event.event_type.name,
                 )
                 outcomes.append(
-                    self._dead_letter_undecodable(message, delivery, headers, unhandled)
+                    self._dead_letter_undecodable(
+                        message, delivery, dpp_headers(message), unhandled
+                    )
                 )
                 continue
             jobs.append(_Job(message, delivery, event, spec))
