@@ -11,15 +11,24 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dpp_cli.autoscale.supervisor import read_status_file
+from dpp_cli.autoscale.workers import free_port
 from dpp_shared.store import JobStatus, JobStore
 from dpp_shared.topics import DEAD_LETTER_TOPIC, RESULTS_TOPIC, TopicNamespace
 from tests.ops.support import produce_echo_jobs, read_all, wait_until
 
 JOBS = 600
 MAX_WORKERS = 3
+
+
+def scrape(port: int) -> str:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return ""
 
 
 @pytest.mark.slow
@@ -48,9 +57,11 @@ def test_autoscaler_follows_the_lag_without_losing_or_duplicating_jobs(
         "DPP_AUTOSCALE_POLLING_INTERVAL_S": "1",
     }
     log_file = tmp_path / "autoscale.log"
+    metrics_port = free_port()
     command = [
         sys.executable, "-m", "dpp_cli.autoscale", "--interval", "0.5",
         "--status-file", str(status_file), "--log-dir", str(tmp_path / "workers"),
+        "--metrics-port", str(metrics_port),
     ]  # fmt: skip
     seen: list[int] = []
 
@@ -66,6 +77,8 @@ def test_autoscaler_follows_the_lag_without_losing_or_duplicating_jobs(
         supervisor = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: workers() == MAX_WORKERS, 60, f"{MAX_WORKERS} workers", every_s=0.1)
+        gauge = f'dpp_autoscale_workers{{group="{group}"}} {MAX_WORKERS}.0'
+        wait_until(lambda: gauge in scrape(metrics_port), 10, "the worker count on /metrics")
         store = JobStore.from_url(database_url)
 
         def all_succeeded() -> bool:

@@ -10,6 +10,7 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from dpp_cli.autoscale.supervisor import SupervisorStatus, status_file_publisher
 from dpp_cli.lag_export import LagMonitor, LagSampler, WatchTarget
 from dpp_cli.ops import OpsService, OpsSettings, create_app
 from dpp_cli.ops.dead_letters import DeadLetterReader
@@ -53,7 +54,7 @@ def jobs_db(tmp_path: Path) -> str:
 
 @pytest.fixture
 def client(
-    kafka_bootstrap: str, topic_namespace: TopicNamespace, group: str, jobs_db: str
+    kafka_bootstrap: str, topic_namespace: TopicNamespace, group: str, jobs_db: str, tmp_path: Path
 ) -> Iterator[tuple[TestClient, str]]:
     topic = topic_namespace.physical(DEMO_TOPIC)
     dead_topic = topic_namespace.physical(DEAD_LETTER_TOPIC)
@@ -68,7 +69,12 @@ def client(
             ("dpp-original-topic", topic.encode()),
         ]
         produce_plain(kafka_bootstrap, dead_topic, 1, headers=headers)
-    service = ops_service(kafka_bootstrap, group, topic, dead_topic, jobs_db)
+    status_file_publisher(tmp_path / "autoscale" / f"{group}.json")(
+        SupervisorStatus(group, 2, 1, 2, 5, 12, "total lag 5 ...", 0.0, (1, 2), (9101, 9102))
+    )
+    service = ops_service(
+        kafka_bootstrap, group, topic, dead_topic, jobs_db, autoscale_dir=tmp_path / "autoscale"
+    )
     with TestClient(create_app(service)) as test_client:
         yield test_client, topic
 
@@ -89,6 +95,8 @@ def test_overview_shows_lag_throughput_and_dead_letters(
         e.partition: e.lag_messages for e in engine.partitions
     }
     assert rows[1]["status"] == "OK" and rows[1]["lag_seconds"] > 0
+    # What a local autoscaler published for the group rides along.
+    assert shown["autoscaler"]["workers"] == 2 and shown["autoscaler"]["desired"] == 2
     assert len(view["series"]) >= 2
     assert view["series"][-1]["groups"][group] == {
         "total_lag": 5, "max_lag_seconds": shown["max_lag_seconds"], "workers": 0, "status": "OK",

@@ -175,9 +175,12 @@ def read_status_file(path: Path) -> SupervisorStatus | None:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    data["pids"] = tuple(data.get("pids", ()))
-    data["metrics_ports"] = tuple(data.get("metrics_ports", ()))
-    return SupervisorStatus(**data)
+    try:
+        data["pids"] = tuple(data.get("pids", ()))
+        data["metrics_ports"] = tuple(data.get("metrics_ports", ()))
+        return SupervisorStatus(**data)
+    except (TypeError, AttributeError):  # written by another version: ignore, don't crash
+        return None
 
 
 def metrics_publisher(port: int, host: str = "127.0.0.1") -> Publisher:

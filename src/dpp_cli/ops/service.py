@@ -69,13 +69,25 @@ class OpsService:
             },
         }
         self._series.append(point)
-        overview = snapshot.as_dict() | {
+        overview = snapshot.as_dict()
+        for group in overview["groups"]:
+            group["autoscaler"] = self._autoscaler(group["group"])
+        overview |= {
             "series": list(self._series),
             "throughput": self._throughput(),
             "dead_letters": self._dead_letters(),
         }
         with self._lock:
             self._overview = overview
+
+    def _autoscaler(self, group: str) -> dict[str, Any] | None:
+        """What a local `dpp consumer autoscale` last published for ``group``, if one runs."""
+        from dpp_cli.autoscale.supervisor import read_status_file  # noqa: PLC0415
+        from dpp_cli.paths import dpp_home  # noqa: PLC0415
+
+        folder = self.settings.autoscale_dir or dpp_home() / "autoscale"
+        status = read_status_file(folder / f"{group}.json")
+        return None if status is None else status.as_dict()
 
     def _throughput(self) -> dict[str, Any]:
         from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415

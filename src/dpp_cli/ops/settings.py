@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -30,6 +31,10 @@ class OpsSettings(BaseSettings):
     dead_letter_limit: int = Field(default=20, ge=0, le=500, description="Dead letters shown")
     throughput_bucket_s: float = Field(default=10.0, gt=0, description="Throughput bar width")
     throughput_buckets: int = Field(default=30, ge=1, le=1000, description="Throughput bars")
+    autoscale_dir: Path | None = Field(
+        default=None,
+        description="Where `dpp consumer autoscale` publishes its status [default .dpp/autoscale]",
+    )
 
 
 @cache

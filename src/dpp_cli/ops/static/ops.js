@@ -42,6 +42,9 @@ function renderGroups(groups) {
     cell(row, g.status, "status status-" + g.status);
     cell(row, text(g.total_lag), "num total-lag");
     cell(row, text(g.max_lag_seconds, 1), "num lag-seconds");
+    const scaler = g.autoscaler;
+    cell(row, scaler ? `${scaler.workers} running, ${scaler.desired} wanted` : "–", "autoscaler")
+      .title = scaler ? scaler.reason : "no local autoscaler publishes for this group";
     if (g.error) row.title = g.error;
   }
   const parts = document.querySelector("#partitions tbody");
