@@ -144,10 +144,9 @@ def markdown(documents: list[dict[str, Any]]) -> str:
             lines.append("|---|---|---|---|")
             for target in document["targets"]:
                 sign = ">=" if target["higher_is_better"] else "<="
-                lines.append(
-                    f"| {target['name']} | {_cell(target['value'])} {target['unit']} | "
-                    f"{sign} {_cell(target['threshold'])} {target['unit']} | {_met(target)} |"
-                )
+                measured = f"{_cell(target['value'])} {target['unit']}".strip()
+                threshold = f"{sign} {_cell(target['threshold'])} {target['unit']}".strip()
+                lines.append(f"| {target['name']} | {measured} | {threshold} | {_met(target)} |")
         for note in document["notes"]:
             lines.append("")
             lines.append(f"- {note}")

@@ -67,6 +67,7 @@ def producer_server(
     workers: int = 1,
     database_url: str | None = None,
     profile_to: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[RunningServer]:
     """Start `uvicorn dpp_producer.app:create_app --factory` with auth on (JWT_SECRET) and wait
     until /healthz answers; the uvicorn access log is off (the app logs every accepted event).
@@ -84,6 +85,7 @@ def producer_server(
         command = [sys.executable, "-m", "bench.profiled_api", str(port), str(profile_to)]
     environment = server_environment(bootstrap, prefix, database_url)
     environment["PYTHONPATH"] = str(REPO)
+    environment.update(extra_env or {})
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             command,

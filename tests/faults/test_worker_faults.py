@@ -111,7 +111,11 @@ def test_sigkill_mid_job_repeatedly_loses_and_duplicates_nothing(
     for kill in range(1, KILLS + 1):
         # Kill only after progress since the last restart, while jobs are running.
         target = kill * len(ids) // (KILLS + 2)
-        wait_until(lambda: _succeeded(sqlite_url) >= target, 120, f"{target} jobs succeeded")
+        wait_until(
+            lambda target=target: _succeeded(sqlite_url) >= target,  # type: ignore[misc]
+            120,
+            f"{target} jobs succeeded",
+        )
         worker.signal(signal.SIGKILL)
         assert worker.wait(10) == -signal.SIGKILL
         worker = start_worker(sqlite_url, **WORKER_SETTINGS)
