@@ -55,6 +55,19 @@ def test_rows_are_unit_float32_vectors_in_input_order() -> None:
 
 
 @pytest.mark.usefixtures("encoder")
+def test_inputs_spanning_several_tokenisation_windows_keep_their_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    texts = SENTENCES + PARAPHRASES
+    whole = embed(texts)
+    monkeypatch.setattr(embedding, "TOKENIZE_WINDOW", 3)
+
+    windowed = embed(texts, batch_size=2)
+
+    assert np.abs(windowed - whole).max() < 1e-5
+
+
+@pytest.mark.usefixtures("encoder")
 def test_rejects_a_bare_string_and_empty_input_is_fine() -> None:
     with pytest.raises(TypeError):
         embed("not a list")
