@@ -47,10 +47,14 @@ class OffsetTracker:
     def track(self, topic: str, partition: int, offset: int) -> None:
         self._partitions.setdefault((topic, partition), PartitionOffsets()).track(offset)
 
-    def finish(self, topic: str, partition: int, offset: int) -> None:
+    def finish(self, topic: str, partition: int, offset: int) -> bool:
+        """Mark a record finished; False if its partition is no longer ours (revoked or lost
+        meanwhile): then it must not be committed or announced here, the next owner will."""
         offsets = self._partitions.get((topic, partition))
-        if offsets is not None:  # None: the partition was revoked meanwhile; nothing to commit
-            offsets.finish(offset)
+        if offsets is None:
+            return False
+        offsets.finish(offset)
+        return True
 
     def committable(self, only: Iterable[PartitionKey] | None = None) -> dict[PartitionKey, int]:
         """Positions that moved since the last confirmed commit."""

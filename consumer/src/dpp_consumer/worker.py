@@ -195,8 +195,10 @@ class Worker:
         assert self._executor is not None and self._publisher is not None
         for _unit, outcomes in self._executor.collect(wait_s):
             for outcome in outcomes:
-                if outcome.finished:
-                    self._offsets.finish(outcome.topic, outcome.partition, outcome.offset)
+                finished = outcome.finished and self._offsets.finish(
+                    outcome.topic, outcome.partition, outcome.offset
+                )
+                if finished:
                     self._publisher.add(outcome)
         self._publisher.poll()
 
