@@ -152,7 +152,8 @@ def test_jwt_mode_requires_the_ops_read_scope(
             def get(scope: str, secret: str = SECRET) -> int:
                 token = mint_token(secret, subject="ops-test", scope=scope)
                 headers = {"Authorization": f"Bearer {token}"}
-                return http.get("/api/overview", headers=headers).status_code
+                status: int = http.get("/api/overview", headers=headers).status_code
+                return status
 
             assert get("events:*") == 403
             assert get("ops:read events:demo") == 200
