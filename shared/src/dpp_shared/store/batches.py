@@ -19,7 +19,7 @@ from sqlalchemy import Connection, TextClause, TextualSelect, bindparam, literal
 from dpp_shared.store.records import RECORD_COLUMNS, JobRecord, JobStart
 from dpp_shared.store.schema import TERMINAL_STATUSES, JobStatus, UtcDateTime, jobs_table
 
-# Inlined as SQL literals rather than an expanding IN parameter, which executemany forbids.
+# The terminal statuses inlined as SQL literals: a constant part of every cached statement.
 UNFINISHED = jobs_table.c.status.not_in(
     [literal_column(f"'{status.value}'") for status in sorted(TERMINAL_STATUSES)]
 )

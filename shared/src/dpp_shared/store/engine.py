@@ -13,9 +13,10 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from dpp_shared.store.errors import StoreUnavailableError
+from dpp_shared.store.errors import StoreError, StoreUnavailableError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+MIN_SQLITE_VERSION = (3, 35, 0)
 POSTGRES_CONNECT_TIMEOUT_S = 5
 # Execution option marking a connection that will write: on SQLite its transaction starts
 # with BEGIN IMMEDIATE, so a read-then-write never loses a race to another writer midway.
@@ -56,6 +57,11 @@ def create_store_engine(
 
 
 def _sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
+    if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+        raise StoreError(
+            f"the job store needs SQLite {'.'.join(map(str, MIN_SQLITE_VERSION))} or newer "
+            f"(RETURNING, UPDATE ... FROM, json_each); this Python has {sqlite3.sqlite_version}"
+        )
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not in_memory:
