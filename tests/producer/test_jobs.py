@@ -41,4 +41,10 @@ def test_job_status_and_result_of_an_accepted_event(
         assert done["id"] == accepted["id"]
         assert done["status"] == "succeeded"
         assert done["result"] == {"echo": "hello"}
+        assert done["source"] == {
+            "topic": accepted["topic"],
+            "partition": accepted["partition"],
+            "offset": accepted["offset"],
+        }
+        assert done["finished_at"] is not None
         assert_problem(client.get(job_path), 401)

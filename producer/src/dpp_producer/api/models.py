@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,20 +62,35 @@ class BatchResult(BaseModel):
     entries: list[BatchEntry]
 
 
+class JobSource(BaseModel):
+    """The record that started the job."""
+
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
 class JobView(BaseModel):
-    """A job as the consumer's job store has it."""
+    """A job as the consumer's job store has it (job id == id of the event that started it).
+    `failed`: this attempt failed and a retry is scheduled; `succeeded` and `dead` are final."""
 
     model_config = ConfigDict(extra="allow")
 
     id: str
-    status: str
+    status: Literal["queued", "running", "succeeded", "failed", "dead"]
     event_type: str | None = None
     job_type: str | None = None
     attempts: int | None = None
-    progress: float | None = None
+    progress: float | None = Field(default=None, description="0.0 to 1.0 for long-running jobs")
     progress_message: str | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
+    source: JobSource | None = None
+    correlation_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 class Health(BaseModel):
