@@ -10,11 +10,15 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from dpp_consumer.ml import embedding, tone
+from dpp_consumer.ml.index_checkpoint import FileIndexCheckpoint
+from dpp_consumer.ml.similarity_index import Document, build_similarity_index
 from dpp_consumer.ml.tone_dataset import load_tone_dataset
 
 
@@ -31,6 +35,15 @@ def _rate(texts: Sequence[str], repeats: int, threads: int) -> float:
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(embedding.embed, batches))
     return len(texts) * repeats / (time.perf_counter() - began)
+
+
+def _index_seconds(texts: Sequence[str]) -> float:
+    documents = [Document(f"doc-{i}", text) for i, text in enumerate(texts)]
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint = FileIndexCheckpoint(Path(scratch) / "index.ckpt")
+        began = time.perf_counter()
+        build_similarity_index(documents, checkpoint)
+        return time.perf_counter() - began
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sentences_per_s_1_thread": f"{_rate(sentences, args.repeats, 1):.0f}",
         "sentences_per_s_2_threads": f"{_rate(sentences, args.repeats, 2):.0f}",
         "documents_150_words_per_s_1_thread": f"{_rate(documents, args.repeats, 1):.1f}",
+        "index_build_320_sentences_file_checkpoint_s": f"{_index_seconds(sentences):.2f}",
         "peak_rss_mib": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}",
     }
     for key, value in lines.items():
