@@ -70,9 +70,20 @@ class ScenarioResult:
         ratio: float | None = None,
         **metrics: float | int | str | None,
     ) -> Row:
+        """Append a measured row; `ratio` compares it with the row named by `baseline`."""
         row = Row(case, dict(metrics), baseline, None if ratio is None else round(ratio, 3))
         self.rows.append(row)
         return row
+
+    def add_metrics(
+        self,
+        case: str,
+        metrics: dict[str, float | int | str | None],
+        *,
+        baseline: str | None = None,
+        ratio: float | None = None,
+    ) -> Row:
+        return self.add(case, baseline=baseline, ratio=ratio, **metrics)
 
     def as_dict(self, machine: dict[str, Any], versions: dict[str, Any]) -> dict[str, Any]:
         return {
