@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dpp.autoscale")
 
+RETRY_AFTER_FAILURE_S = 2.0
+"""After a failed lag read, look again this soon (or at the interval, if shorter)."""
+
 
 @dataclass(frozen=True, slots=True)
 class SupervisorStatus:
@@ -120,16 +123,19 @@ class Supervisor:
             if floor:
                 self.pool.scale_to(floor)
                 log.info("started %d worker(s) (min_workers)", floor)
-                self._publish(None, time.time(), reason="started the minimum")
+                self._publish(None, time.time(), reason="started the minimum", desired=floor)
             while not self._stop.is_set():
+                wait_s = self.interval_s
                 try:
                     self.tick()
                 except Exception as error:
-                    # A broker hiccup must not kill the workers: keep the pool as it is.
+                    # A broker hiccup (a fresh broker answers NOT_COORDINATOR for a while) must
+                    # not kill the workers: keep the pool as it is and look again soon.
                     log.warning(
                         "autoscale step failed, keeping %d workers: %s", self.pool.size, error
                     )
-                self._stop.wait(self.interval_s)
+                    wait_s = min(self.interval_s, RETRY_AFTER_FAILURE_S)
+                self._stop.wait(wait_s)
         finally:
             log.info("stopping %d worker(s), draining", self.pool.size)
             self.pool.stop_all()
@@ -137,12 +143,14 @@ class Supervisor:
             self._publish(None, time.time(), reason="stopped")
             log.info("all workers stopped")
 
-    def _publish(self, decision: ScaleDecision | None, at: float, reason: str = "") -> None:
+    def _publish(
+        self, decision: ScaleDecision | None, at: float, reason: str = "", desired: int = 0
+    ) -> None:
         status = SupervisorStatus(
             group=self.group,
             workers=self.pool.size,
             draining=len(self.pool.draining),
-            desired=decision.desired_workers if decision else 0,
+            desired=decision.desired_workers if decision else desired,
             total_lag=decision.total_lag if decision else 0,
             partition_count=decision.partition_count if decision else 0,
             reason=decision.reason if decision else reason,
