@@ -74,25 +74,44 @@ def test_rejects_a_bare_string_and_empty_input_is_fine() -> None:
     assert embed([]).shape == (0, 384)
 
 
+class CountingLock:
+    """The real lock, plus a count of threads that have asked for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.asked = 0
+        self.changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self.changed:
+            self.asked += 1
+            self.changed.notify_all()
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
 def test_model_loads_once_even_when_many_threads_ask_first(
     encoder: MiniLMEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    threads = 8
+    lock = CountingLock()
     loads = []
-    start = threading.Barrier(8)
 
-    def counting_load(cls: type[MiniLMEncoder], model_dir: object = None) -> MiniLMEncoder:
+    def slow_load(cls: type[MiniLMEncoder], model_dir: object = None) -> MiniLMEncoder:
+        # Hold the load until every thread is queued on the lock: real contention, no sleeps.
+        with lock.changed:
+            assert lock.changed.wait_for(lambda: lock.asked == threads, timeout=30)
         loads.append(threading.get_ident())
         return encoder
 
     monkeypatch.setattr(embedding, "_encoder", None)
-    monkeypatch.setattr(MiniLMEncoder, "from_directory", classmethod(counting_load))
+    monkeypatch.setattr(embedding, "_encoder_lock", lock)
+    monkeypatch.setattr(MiniLMEncoder, "from_directory", classmethod(slow_load))
 
-    def first_use() -> MiniLMEncoder:
-        start.wait()
-        return shared_encoder()
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda _: first_use(), range(8)))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(lambda _: shared_encoder(), range(threads)))
 
     assert len(loads) == 1
     assert all(result is encoder for result in results)
