@@ -64,13 +64,26 @@ def test_batch_replay(make_app: AppFactory, sqlite_url: str) -> None:
         )
 
 
-def test_expired_key_produces_again(make_app: AppFactory) -> None:
+def test_retry_after_the_answer_was_lost_keeps_the_event_id(make_app: AppFactory) -> None:
+    # An expired answer stands in for one never stored (a 503 whose record landed later): the
+    # retry is produced again, with the same event id, so the consumer dedupes the job.
     with TestClient(make_app(DPP_IDEMPOTENCY_TTL_S=0.001)) as client:
         headers = {**factories.auth(), "Idempotency-Key": "short-lived"}
         first = client.post("/v1/events", json=factories.demo_event(), headers=headers)
         second = client.post("/v1/events", json=factories.demo_event(), headers=headers)
         assert first.status_code == second.status_code == 202
-        assert first.json()["id"] != second.json()["id"]
+        assert "idempotent-replayed" not in second.headers
+        assert first.json()["id"] == second.json()["id"]
+        assert first.json()["offset"] != second.json()["offset"]
+        other_body = client.post("/v1/events", json=factories.demo_event("other"), headers=headers)
+        assert other_body.json()["id"] != first.json()["id"]
+        unkeyed = client.post("/v1/events", json=factories.demo_event(), headers=factories.auth())
+        assert unkeyed.json()["id"] != first.json()["id"]
+        batch = {"events": [factories.demo_event(), factories.demo_event()]}
+        once = client.post("/v1/events:batch", json=batch, headers=headers).json()["entries"]
+        twice = client.post("/v1/events:batch", json=batch, headers=headers).json()["entries"]
+        assert [e["id"] for e in once] == [e["id"] for e in twice]
+        assert once[0]["id"] != once[1]["id"]
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "bad\x01key"])

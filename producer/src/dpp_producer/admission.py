@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ from dpp_shared.errors import EventValidationError, FieldIssue, UnknownEventType
 from dpp_shared.events import REGISTRY, EventRegistry, EventType
 from dpp_shared.events.registry import issues_from_validation_error
 from dpp_shared.topics import TopicNamespace
+
+_EVENT_ID_NAMESPACE = uuid.UUID("6f2b8f0e-4c1e-4f8a-9a4b-2d7c1e5b9a30")
 
 
 @dataclass(frozen=True)
@@ -34,14 +37,33 @@ class AdmissionContext:
     namespace: TopicNamespace
     correlation_id: str | None = None
     idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    """Hash of the request body; with an idempotency key it fixes the ids of events sent
+    without one (see `default_event_id`)."""
     registry: EventRegistry = REGISTRY
+
+    def default_event_id(self, index: int | None = None) -> str | None:
+        """The id of an event that came without one, when the request has an Idempotency-Key.
+
+        A name-based UUID of (principal, key, body[, index in the batch]): a retry of the same
+        request gets the same event id even when its first answer was never stored (a 503 whose
+        record was delivered later), so the consumer's job store dedupes it. Without a key,
+        ids are fresh UUIDv7s."""
+        if self.idempotency_key is None or self.request_fingerprint is None:
+            return None
+        name = f"{self.principal.subject}\n{self.idempotency_key}\n{self.request_fingerprint}"
+        if index is not None:
+            name += f"\n{index}"
+        return str(uuid.uuid5(_EVENT_ID_NAMESPACE, name))
 
 
 def _join(prefix: str, path: str) -> str:
     return f"{prefix}.{path}" if prefix and path else prefix or path
 
 
-def admit(document: Any, context: AdmissionContext, path: str = "") -> AdmittedEvent:
+def admit(
+    document: Any, context: AdmissionContext, path: str = "", index: int | None = None
+) -> AdmittedEvent:
     """Check one CloudEvents JSON object and encode it; raises `EventRejectedError` (422, with
     field paths rooted at `path`) or `ScopeError` (403)."""
     if not isinstance(document, dict):
@@ -50,6 +72,9 @@ def admit(document: Any, context: AdmissionContext, path: str = "") -> AdmittedE
             issues=[FieldIssue(path or "$", "expected a JSON object")],
         )
     fields = dict(document)
+    default_id = context.default_event_id(index)
+    if default_id is not None:
+        fields.setdefault("id", default_id)
     fields.setdefault("source", f"urn:dpp:client:{context.principal.subject}")
     if context.correlation_id is not None:
         fields.setdefault("correlationid", context.correlation_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -27,6 +28,8 @@ router = APIRouter(prefix="/v1", tags=["events"])
 SINGLE_MEDIA_TYPES = ("application/json", "application/cloudevents+json")
 BATCH_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
 JOBS_PATH = "/v1/jobs/"
+SINGLE_ROUTE = "POST /v1/events"
+BATCH_ROUTE = "POST /v1/events:batch"
 _RETRYABLE = frozenset({429, 503})
 
 _ENVELOPE_SCHEMA = EventEnvelope.model_json_schema()
@@ -120,19 +123,14 @@ def _json_response(answer: Answer, headers: dict[str, str] | None = None) -> Res
 
 
 async def _answer_once(
-    runtime: ProducerRuntime,
-    *,
-    route: str,
-    key: str | None,
-    subject: str,
-    document: Any,
-    produce: Any,
+    runtime: ProducerRuntime, context: AdmissionContext, produce: Callable[[], Awaitable[Answer]]
 ) -> Answer:
-    if key is None:
-        answer: Answer = await produce()
-        return answer
-    fingerprint = request_fingerprint(route, document)
-    return await runtime.idempotency.run(key, subject, fingerprint, produce)
+    """Produce the answer, or replay the stored one when the request has an Idempotency-Key."""
+    if context.idempotency_key is None or context.request_fingerprint is None:
+        return await produce()
+    return await runtime.idempotency.run(
+        context.idempotency_key, context.principal.subject, context.request_fingerprint, produce
+    )
 
 
 @router.post(
@@ -161,21 +159,17 @@ async def publish_event(
     document = await read_json(
         request, max_bytes=runtime.settings.max_body_bytes, media_types=SINGLE_MEDIA_TYPES
     )
-    context = AdmissionContext(principal, runtime.namespace, correlation_id, idempotency_key)
+    fingerprint = request_fingerprint(SINGLE_ROUTE, document)
+    context = AdmissionContext(
+        principal, runtime.namespace, correlation_id, idempotency_key, fingerprint
+    )
 
     async def produce() -> Answer:
         admitted = admit(document, context)
         delivery = await _publish(runtime, admitted)
         return Answer(202, _accepted(admitted, delivery).model_dump_json().encode())
 
-    answer = await _answer_once(
-        runtime,
-        route="POST /v1/events",
-        key=idempotency_key,
-        subject=principal.subject,
-        document=document,
-        produce=produce,
-    )
+    answer = await _answer_once(runtime, context, produce)
     event_id = json.loads(answer.body)["id"]
     return _json_response(answer, {"Location": JOBS_PATH + event_id})
 
@@ -214,7 +208,7 @@ async def _batch_entry(
     runtime: ProducerRuntime, context: AdmissionContext, index: int, item: Any
 ) -> BatchEntry:
     try:
-        admitted = admit(item, context, path=f"events.{index}")
+        admitted = admit(item, context, path=f"events.{index}", index=index)
         delivery = await _publish(runtime, admitted)
     except ProducerError as error:
         return _failure(index, item, error)
@@ -248,7 +242,10 @@ async def publish_batch(
         request, max_bytes=runtime.settings.max_body_bytes, media_types=BATCH_MEDIA_TYPES
     )
     events = _batch_events(document, runtime.settings.max_batch)
-    context = AdmissionContext(principal, runtime.namespace, correlation_id)
+    fingerprint = request_fingerprint(BATCH_ROUTE, document)
+    context = AdmissionContext(
+        principal, runtime.namespace, correlation_id, idempotency_key, fingerprint
+    )
 
     async def produce() -> Answer:
         entries = await asyncio.gather(
@@ -260,12 +257,5 @@ async def publish_batch(
         )
         return Answer(207, result.model_dump_json(exclude_none=True).encode())
 
-    answer = await _answer_once(
-        runtime,
-        route="POST /v1/events:batch",
-        key=idempotency_key,
-        subject=principal.subject,
-        document=document,
-        produce=produce,
-    )
+    answer = await _answer_once(runtime, context, produce)
     return _json_response(answer)
