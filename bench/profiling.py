@@ -23,7 +23,10 @@ def render(profiler: Profiler) -> str:
     tree = profiler.output_text(unicode=False, color=False, show_all=False)
     flat = profiler.output_text(unicode=False, color=False, flat=True)
     tree_top = "\n".join(tree.strip("\n").splitlines()[:TREE_LINES])
-    flat_top = "\n".join(flat.strip("\n").splitlines()[:FLAT_LINES])
+    flat_lines = flat.strip("\n").splitlines()
+    # Drop pyinstrument's banner (already above the tree): keep what follows "Profile at".
+    start = next((i + 1 for i, line in enumerate(flat_lines) if line.startswith("Profile at")), 0)
+    flat_top = "\n".join(line for line in flat_lines[start:][:FLAT_LINES] if line.strip())
     return f"{tree_top}\n\n-- self time, top functions --\n{flat_top}\n"
 
 

@@ -1,14 +1,26 @@
 """`python -m bench.peers.worker STORE`: the dpp worker (`run_worker`, settings from the usual
 env vars) with STORE `null` (bookkeeping that keeps nothing: the worker's own cost) or a
-database URL (the durable job store). Runs until SIGTERM, then drains."""
+database URL (the durable job store). Runs until SIGTERM, then drains.
+
+With BENCH_PROFILE_TO=<file> the poll loop and every job thread run under pyinstrument (one
+profiler per thread) and the profiles are written to <file> at exit."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
+from pyinstrument import Profiler
+
+from bench.profiling import INTERVAL_S, render
+from dpp_consumer.executor import JobPool
 from dpp_consumer.jobs import default_jobs
 from dpp_consumer.log import worker_logger
 from dpp_consumer.metrics import WorkerMetrics
@@ -53,6 +65,18 @@ class NullJobStore:
             for start in starts
         }
 
+    def get(self, job_id: str) -> None:
+        return None
+
+    def load_checkpoint(self, job_id: str) -> None:
+        return None
+
+    def save_checkpoint(self, job_id: str, checkpoint: dict[str, Any]) -> None:
+        return None
+
+    def report_progress(self, job_id: str, progress: float, message: str | None = None) -> None:
+        return None
+
     def succeed_many(self, results: Mapping[str, dict[str, Any]]) -> set[str]:
         return set(results)
 
@@ -60,8 +84,30 @@ class NullJobStore:
         return True
 
 
+_THREAD_PROFILES: list[tuple[str, Profiler]] = []
+
+
+def _profile_job_threads() -> None:
+    """Wrap each job thread's loop in its own profiler (pyinstrument samples one thread)."""
+    original = JobPool._work
+
+    def profiled(pool: JobPool) -> None:
+        profiler = Profiler(interval=INTERVAL_S)
+        profiler.start()
+        try:
+            original(pool)
+        finally:
+            profiler.stop()
+            _THREAD_PROFILES.append((threading.current_thread().name, profiler))
+
+    JobPool._work = profiled  # type: ignore[method-assign,assignment]
+
+
 def main() -> None:
     target = sys.argv[1]
+    profile_to = os.environ.get("BENCH_PROFILE_TO")
+    if profile_to:
+        _profile_job_threads()
     settings = worker_settings()
     store: Any = (
         NullJobStore()
@@ -83,13 +129,29 @@ def main() -> None:
         logger=worker_logger(),
     )
     store.migrate()
-    import signal
-
     signal.signal(signal.SIGTERM, lambda _signum, _frame: worker.stop())
+    loop_profiler = Profiler(interval=INTERVAL_S)
+    if profile_to:
+        loop_profiler.start()
     try:
         worker.run()
     finally:
         store.close()
+    if profile_to:
+        loop_profiler.stop()
+        deadline = time.monotonic() + 5
+        while len(_THREAD_PROFILES) < settings.worker_concurrency and time.monotonic() < deadline:
+            time.sleep(0.05)
+        parts = [f"== poll loop (main thread)\n{render(loop_profiler)}"]
+        busiest = max(_THREAD_PROFILES, key=lambda item: _busy_s(item[1]), default=None)
+        if busiest is not None:
+            parts.append(f"== busiest job thread ({busiest[0]})\n{render(busiest[1])}")
+        Path(profile_to).write_text("\n".join(parts))
+
+
+def _busy_s(profiler: Profiler) -> float:
+    session = profiler.last_session
+    return 0.0 if session is None else float(session.cpu_time)
 
 
 if __name__ == "__main__":

@@ -125,7 +125,13 @@ def _worker_env(
 
 
 def _measure(
-    ctx: BenchContext, name: str, count: int, command: list[str], database_url: str = "null"
+    ctx: BenchContext,
+    name: str,
+    count: int,
+    command: list[str],
+    *,
+    database_url: str = "null",
+    extra_env: dict[str, str] | None = None,
 ) -> Drain:
     group = f"bench-{name}-{uuid.uuid4().hex[:8]}"
     with filled_topic(ctx, count) as (namespace, topic):
@@ -134,7 +140,7 @@ def _measure(
         try:
             return drain_backlog(
                 ctx.bootstrap, group=group, topic=topic, total=count, command=argv,
-                env=_worker_env(ctx, namespace, group, database_url),
+                env=_worker_env(ctx, namespace, group, database_url) | (extra_env or {}),
                 log_path=ctx.work_dir / f"consume-{name}.log", timeout_s=ctx.pick(120, 900),
             )  # fmt: skip
         finally:
@@ -199,7 +205,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="dpp-bench-sqlite-") as folder:
         sqlite = _measure(
-            ctx, "worker-sqlite", durable_count, WORKER, f"sqlite:///{folder}/jobs.db"
+            ctx, "worker-sqlite", durable_count, WORKER, database_url=f"sqlite:///{folder}/jobs.db"
         )
     result.add(
         "dpp worker, echo job, SQLite job store (python -m dpp_consumer)",
@@ -224,7 +230,27 @@ def run(ctx: BenchContext) -> ScenarioResult:
         Target("jobs/s per worker, PostgreSQL", postgres.rate if postgres else None,
                TARGET_POSTGRES_JOBS_S, unit="jobs/s"),
     ]  # fmt: skip
+    if ctx.profile:
+        _profile_worker(ctx, result)
     return result
+
+
+def _profile_worker(ctx: BenchContext, result: ScenarioResult) -> None:
+    """The worker (null store, then SQLite) under pyinstrument: poll loop and job threads."""
+    count = ctx.pick(1_000, 50_000)
+    with tempfile.TemporaryDirectory(prefix="dpp-bench-sqlite-") as folder:
+        for name, url in (("null store", "null"), ("SQLite store", f"sqlite:///{folder}/jobs.db")):
+            profile = ctx.work_dir / f"worker-{name.split()[0]}.profile.txt"
+            command = [sys.executable, "-m", "bench.peers.worker", url]
+            _measure(ctx, f"profile-{name.split()[0]}", count, command, database_url=url,
+                     extra_env={"BENCH_PROFILE_TO": str(profile)})  # fmt: skip
+            deadline = time.monotonic() + 30
+            while not profile.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if profile.exists():
+                result.profiles[f"worker, echo job, {name}, {count} records (pyinstrument)"] = (
+                    profile.read_text()
+                )
 
 
 def _measure_postgres(ctx: BenchContext, count: int) -> Drain | None:
@@ -242,6 +268,6 @@ def _measure_postgres(ctx: BenchContext, count: int) -> Drain | None:
         server.init()
         server.start()
         with fresh_postgres_database(server.url) as url:
-            return _measure(ctx, "worker-postgres", count, WORKER, url)
+            return _measure(ctx, "worker-postgres", count, WORKER, database_url=url)
     finally:
         server.destroy()
