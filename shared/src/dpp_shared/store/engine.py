@@ -17,7 +17,8 @@ from dpp_shared.store.errors import StoreError, StoreUnavailableError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 MIN_SQLITE_VERSION = (3, 35, 0)
-POSTGRES_CONNECT_TIMEOUT_S = 5
+# Long enough for Aurora Serverless v2 to resume from auto-pause, short of API Gateway's 29 s.
+POSTGRES_CONNECT_TIMEOUT_S = 10
 # Execution option marking a connection that will write: on SQLite its transaction starts
 # with BEGIN IMMEDIATE, so a read-then-write never loses a race to another writer midway.
 WRITE_OPTION = "dpp_store_write"
@@ -37,6 +38,7 @@ def create_store_engine(
     pool_size: int = 2,
     max_overflow: int = 3,
     sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    postgres_connect_timeout_s: int = POSTGRES_CONNECT_TIMEOUT_S,
 ) -> Engine:
     """An engine for a job store; connects lazily (nothing happens until the first query).
 
@@ -52,7 +54,7 @@ def create_store_engine(
         max_overflow=max_overflow,
         pool_pre_ping=True,  # a server restart or an Aurora scale event leaves dead sockets
         pool_recycle=300,
-        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+        connect_args={"connect_timeout": postgres_connect_timeout_s},
     )
 
 
