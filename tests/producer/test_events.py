@@ -196,8 +196,11 @@ def test_unknown_type_is_422_listing_known_types(client: TestClient) -> None:
 
 
 def test_full_local_queue_is_429(make_app: AppFactory, topic_namespace: TopicNamespace) -> None:
-    # One record fits the queue; a long linger keeps it there while the second request arrives.
-    app = make_app(DPP_PRODUCER_QUEUE_LIMIT=1, kafka={"linger_ms": 3000})
+    # One record fits the queue; a long linger keeps it there while the second request arrives,
+    # and a flush afterwards sends it at once (flush does not wait for linger.ms).
+    app = make_app(
+        DPP_PRODUCER_QUEUE_LIMIT=1, DPP_PRODUCER_ACK_TIMEOUT_S=60, kafka={"linger_ms": 20_000}
+    )
     with TestClient(app) as client:
         publisher = app.state.runtime.publisher
         first: dict[str, int] = {}
@@ -217,6 +220,7 @@ def test_full_local_queue_is_429(make_app: AppFactory, topic_namespace: TopicNam
         body = assert_problem(second, 429)
         assert "queue" in body["detail"]
         assert int(second.headers["retry-after"]) >= 1
+        assert publisher.flush(30) == 0
         sender.join(timeout=60)
         assert first["status"] == 202
         metrics = client.get("/metrics").text
