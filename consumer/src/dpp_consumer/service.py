@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 from types import FrameType
@@ -57,9 +58,13 @@ def run_worker(
         )
 
     def request_drain(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
         if worker.stopping:
-            logger.warning("already draining", extra={"signal": signal.Signals(signum).name})
-        logger.info("drain requested", extra={"signal": signal.Signals(signum).name})
+            # A second signal means "now": exit without committing; every unfinished event is
+            # redelivered (at least once), so this loses nothing.
+            logger.warning("second signal during drain; exiting now", extra={"signal": name})
+            os._exit(128 + signum)
+        logger.info("drain requested", extra={"signal": name})
         worker.stop()
 
     previous = {sig: signal.signal(sig, request_drain) for sig in (signal.SIGTERM, signal.SIGINT)}
