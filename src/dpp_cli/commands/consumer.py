@@ -17,13 +17,13 @@ app = typer.Typer(help="Run the consumer workers.", no_args_is_help=True)
 @app.command()
 def run(
     concurrency: Annotated[
-        int | None, typer.Option(min=1, help="Jobs run at once [env DPP_WORKER_CONCURRENCY]")
+        int | None, typer.Option(min=1, help="Jobs run at once (env DPP_WORKER_CONCURRENCY)")
     ] = None,
     group: Annotated[
-        str | None, typer.Option(help="Consumer group [env DPP_CONSUMER_GROUP]")
+        str | None, typer.Option(help="Consumer group (env DPP_CONSUMER_GROUP)")
     ] = None,
     metrics_port: Annotated[
-        int | None, typer.Option(min=0, help="Prometheus port, 0 disables [env DPP_METRICS_PORT]")
+        int | None, typer.Option(min=0, help="Prometheus port, 0 disables (env DPP_METRICS_PORT)")
     ] = None,
     job_type: Annotated[
         list[str] | None,
