@@ -163,3 +163,35 @@ def test_tracer_wraps_the_handler_where_tracing_is_on(monkeypatch: pytest.Monkey
     assert lambda_handler.traced_handler() is not lambda_handler.serve
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     assert not lambda_handler.tracing_enabled()
+
+
+def test_on_lambda_the_app_is_built_at_import_without_connecting(sqlite_url: str) -> None:
+    """The init phase builds the app (full CPU, before the first request) but opens nothing."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import dpp_producer.lambda_handler as h\n"
+        "assert h._container is not None\n"
+        "assert not h._container.runtime.publisher.started\n"
+        "print('built')\n"
+    )
+    env = {
+        **os.environ,
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",  # nothing listens: any connect would fail
+        "DATABASE_URL": sqlite_url,
+        "DPP_ENV": "test",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "built"

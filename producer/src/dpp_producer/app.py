@@ -13,6 +13,7 @@ from dpp_producer.api.middleware import RequestTelemetry
 from dpp_producer.api.openapi import install_openapi
 from dpp_producer.api.problems import install_problem_handler
 from dpp_producer.api.routes import events, health, jobs
+from dpp_producer.log import logger
 from dpp_producer.runtime import ProducerRuntime
 from dpp_producer.settings import ProducerSettings, producer_settings
 from dpp_shared.settings import (
@@ -55,7 +56,12 @@ def create_app(
             yield
         finally:
             if manage_producer:
-                runtime.publisher.close(FLUSH_ON_SHUTDOWN_S)
+                left = runtime.publisher.close(FLUSH_ON_SHUTDOWN_S)
+                if left:
+                    logger().error(
+                        "records undelivered at shutdown (their requests got 503, never 202)",
+                        extra={"undelivered": left},
+                    )
 
     app = FastAPI(
         title="dpp-events producer API",

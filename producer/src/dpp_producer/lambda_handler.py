@@ -73,6 +73,12 @@ def container() -> _Container:
     return _container
 
 
+if os.environ.get("LAMBDA_TASK_ROOT"):
+    # On Lambda, build the app during the init phase (full CPU, before the first request); it
+    # does not connect: the Kafka producer still starts on the first event.
+    container()
+
+
 def correlation_id(event: dict[str, Any]) -> str | None:
     """The request's X-Correlation-Id, else the envelope's `correlationid`, else the API Gateway
     request id."""
