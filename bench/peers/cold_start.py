@@ -10,6 +10,7 @@ import time
 _STARTED = time.perf_counter()
 
 import json  # noqa: E402 - the clock starts before any import
+import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -30,12 +31,24 @@ class _Context:
 
 def main() -> None:
     event: dict[str, Any] = json.loads(Path(sys.argv[1]).read_text())
+    profile_to = os.environ.get("BENCH_PROFILE_TO")
+    profiler = None
+    if profile_to:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001)
+        profiler.start()
     before_import = time.perf_counter()
     from dpp_producer import lambda_handler
 
     imported = time.perf_counter()
     lambda_handler.container()
     created = time.perf_counter()
+    if profiler is not None and profile_to:
+        from bench.profiling import render
+
+        profiler.stop()
+        Path(profile_to).write_text(render(profiler))
     first = lambda_handler.handler(event, _Context())
     answered = time.perf_counter()
     second = lambda_handler.handler(event, _Context())

@@ -108,6 +108,14 @@ def run(ctx: BenchContext) -> ScenarioResult:
         result.profiles["python -X importtime -c 'import dpp_producer.lambda_handler'"] = (
             _import_profile(env)
         )
+        if ctx.profile:
+            profile = ctx.work_dir / "cold-start.profile.txt"
+            subprocess.run(
+                [sys.executable, "-m", "bench.peers.cold_start", str(event_path)],
+                env={**env, "BENCH_PROFILE_TO": str(profile)},
+                capture_output=True, check=True, cwd=REPO, timeout=120,
+            )  # fmt: skip
+            result.profiles["import + app creation (pyinstrument)"] = profile.read_text()
     statuses = sorted({status for sample in samples for status in sample["statuses"]})
     median = {
         name: round(statistics.median(sample[name] for sample in samples), 1)

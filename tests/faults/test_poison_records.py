@@ -89,6 +89,8 @@ def test_every_kind_of_poison_is_dead_lettered_with_its_reason_and_the_worker_go
     kinds = [(r.key or b"").decode() for r in dead]
     counts = tally(poison, kinds)
     reasons = {(r.key or b"").decode(): r.headers.get("dpp-error-type") for r in dead}
+    for record in dead:
+        print(f"  {(record.key or b'').decode()}: {record.headers.get('dpp-error', '')[:120]}")
     counts.report("poison-records", reasons=json.dumps(reasons, sort_keys=True))
     assert counts.lost == 0 and counts.duplicated == 0
     for record in dead:
