@@ -262,14 +262,7 @@ def keda_manifest(group: str | None = None, topic: str | None = None) -> str:
     settings = get_autoscale_settings()
     target = settings.target()
     if group is None and "consumer_group" not in settings.model_fields_set:
-        group = worker_settings().consumer_group
-    all_topics = topic is None and "topic" not in settings.model_fields_set
+        group = worker_settings().consumer_group  # the group the workers really join
     updates = {k: v for k, v in {"consumer_group": group, "topic": topic}.items() if v}
     documents = render_scaled_object(settings.policy(), target.model_copy(update=updates))
-    if all_topics:
-        # KEDA's Kafka scaler sums the lag of every topic the group consumes when `topic` is
-        # omitted: exactly the total the local autoscaler uses (job topics + retry tiers).
-        for document in documents:
-            for trigger in document.get("spec", {}).get("triggers", []):
-                trigger.get("metadata", {}).pop("topic", None)
     return to_yaml(documents)

@@ -47,8 +47,8 @@ class AutoscaleSettings(BaseSettings, AutoscalePolicy):
     namespace: str = "default"
     deployment: str = "dpp-consumer"
     bootstrap_servers: str = "localhost:9098"
-    consumer_group: str = "dpp-consumer"
-    topic: str = "dpp-events"
+    consumer_group: str = "dpp-ml-workers"
+    topic: str | None = None
     aws_region: str = "eu-west-1"
     aws_role_arn: str | None = None
     msk_iam: bool = True

@@ -27,7 +27,9 @@ class KedaTarget(BaseModel):
     bootstrap_servers: str = Field(min_length=1)
     """MSK IAM bootstrap brokers (port 9098)."""
     consumer_group: str = Field(min_length=1)
-    topic: str = Field(min_length=1)
+    topic: str | None = Field(default=None, min_length=1)
+    """None watches every topic the group consumes (KEDA sums their lag), as the local
+    autoscaler does (job topics plus retry tiers)."""
     aws_region: str = Field(default="eu-west-1", min_length=1)
     aws_role_arn: str | None = None
     """Role KEDA assumes for MSK; None uses the KEDA operator's own pod identity."""
@@ -44,7 +46,6 @@ def render_scaled_object(policy: AutoscalePolicy, target: KedaTarget) -> list[di
     metadata: dict[str, str] = {
         "bootstrapServers": target.bootstrap_servers,
         "consumerGroup": target.consumer_group,
-        "topic": target.topic,
         "lagThreshold": str(policy.lag_threshold),
         "activationLagThreshold": str(policy.activation_lag_threshold),
         "offsetResetPolicy": policy.offset_reset_policy,
@@ -52,6 +53,8 @@ def render_scaled_object(policy: AutoscalePolicy, target: KedaTarget) -> list[di
         "limitToPartitionsWithLag": _flag(policy.limit_to_partitions_with_lag),
         "scaleToZeroOnInvalidOffset": _flag(policy.scale_to_zero_on_invalid_offset),
     }
+    if target.topic is not None:
+        metadata["topic"] = target.topic
     trigger: dict[str, Any] = {"type": "kafka", "metadata": metadata}
     documents: list[dict[str, Any]] = []
     if target.msk_iam:

@@ -184,8 +184,16 @@ class LagReader:
 
     def _partitions_of(self, topics: Iterable[str]) -> set[_Key]:
         keys: set[_Key] = set()
-        for topic in topics:
-            meta = self._admin.list_topics(topic, timeout=self._timeout_s).topics[topic]
+        wanted = list(topics)
+        if not wanted:
+            return keys
+        # Whole-cluster metadata, never list_topics(topic): asking for one topic by name
+        # auto-creates it on brokers with auto.create.topics.enable (Kafka's default).
+        cluster = self._admin.list_topics(timeout=self._timeout_s).topics
+        for topic in wanted:
+            meta = cluster.get(topic)
+            if meta is None:
+                raise KafkaException(f"topic {topic!r} does not exist")
             if meta.error is not None:
                 raise KafkaException(meta.error)
             keys.update((topic, p) for p in meta.partitions)
