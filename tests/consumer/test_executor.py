@@ -136,3 +136,25 @@ def test_revocation_drops_waiting_records_and_cancels_running_ones() -> None:
     assert not ex.partitions[("jobs", 0)].backlog
     ex.stop_intake()
     assert not ex.add(record(2))
+
+
+def test_a_partition_holding_too_much_uncommitted_work_takes_no_more() -> None:
+    pool = RecordingPool(concurrency=4)
+    held = {("jobs", 0): 0}
+    ex = Executor(
+        pool=pool,  # type: ignore[arg-type]
+        registry=registry(batchable=False),
+        batch_size=4,
+        partition_buffer=3,
+        delayed_topics=[],
+        tracked=lambda key: held.get(key, 0),
+    )
+    ex.assign([("jobs", 0)])
+    ex.add(record(10))
+    held[("jobs", 0)] = 4  # e.g. a long job at offset 7 and two finished ones behind it
+    ex.dispatch(NOW)
+    assert pool.submitted == []
+    assert ex.flow_changes() == ([("jobs", 0)], [])
+    held[("jobs", 0)] = 1
+    ex.dispatch(NOW)
+    assert len(pool.submitted) == 1

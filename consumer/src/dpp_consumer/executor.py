@@ -87,12 +87,16 @@ class Executor:
         batch_size: int,
         partition_buffer: int,
         delayed_topics: Iterable[str],
+        tracked: Callable[[PartitionKey], int] | None = None,
     ) -> None:
         self.pool = pool
         self.registry = registry
         self.batch_size = batch_size
         self.partition_buffer = partition_buffer
         self.delayed_topics = frozenset(delayed_topics)
+        # Records of a partition fetched but not yet committed (waiting, running, or finished
+        # behind an unfinished earlier one): bounds what a long job at the head holds back.
+        self._tracked = tracked or (lambda _key: 0)
         self.partitions: dict[PartitionKey, PartitionWork] = {}
         self.in_flight = 0
         self.accepting = True
@@ -120,6 +124,8 @@ class Executor:
         """Start whatever may start now, as long as the pool has room."""
         now = now or datetime.now(UTC)
         for key, work in self.partitions.items():
+            if self._tracked(key) - len(work.backlog) >= self.partition_buffer:
+                continue  # enough finished work waits behind this partition's oldest record
             while work.backlog and self.in_flight < self.pool.concurrency:
                 unit = self._next_unit(key, work, now)
                 if unit is None:

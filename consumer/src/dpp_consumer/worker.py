@@ -125,6 +125,7 @@ class Worker:
             batch_size=self.settings.batch_size,
             partition_buffer=self.settings.partition_buffer,
             delayed_topics=self.retry_topics,
+            tracked=self._offsets.unfinished,
         )
         config = consumer_config(
             self.kafka, self.aws, self.settings.consumer_group, role="worker"
