@@ -84,8 +84,10 @@ def test_client_event_id_and_cloudevents_content_type_are_kept(
 def test_correlation_id_from_header_reaches_the_record(
     client: TestClient, kafka_bootstrap: str
 ) -> None:
-    headers = {**factories.auth(), "X-Correlation-Id": "from-header-7"}
-    response = client.post("/v1/events", json=factories.demo_event(), headers=headers)
+    headers = {**factories.auth(subject="svc-7"), "X-Correlation-Id": "from-header-7"}
+    event = factories.demo_event()
+    del event["source"]
+    response = client.post("/v1/events", json=event, headers=headers)
     assert response.status_code == 202
     assert response.headers["x-correlation-id"] == "from-header-7"
     body = response.json()
@@ -93,6 +95,7 @@ def test_correlation_id_from_header_reaches_the_record(
         kafka_bootstrap, body["topic"], body["partition"], body["offset"]
     )
     assert record.headers["ce_correlationid"] == b"from-header-7"
+    assert record.headers["ce_source"] == b"urn:dpp:producer-api/svc-7"
 
 
 def test_malformed_json_is_400_with_position(client: TestClient) -> None:

@@ -40,6 +40,7 @@ class AdmissionContext:
     request_fingerprint: str | None = None
     """Hash of the request body; with an idempotency key it fixes the ids of events sent
     without one (see `default_event_id`)."""
+    default_source: str = "urn:dpp:producer-api"
     registry: EventRegistry = REGISTRY
 
     def default_event_id(self, index: int | None = None) -> str | None:
@@ -75,7 +76,8 @@ def admit(
     default_id = context.default_event_id(index)
     if default_id is not None:
         fields.setdefault("id", default_id)
-    fields.setdefault("source", f"urn:dpp:client:{context.principal.subject}")
+    # CloudEvents requires a source; name the caller when the event does not.
+    fields.setdefault("source", f"{context.default_source}/{context.principal.subject}")
     if context.correlation_id is not None:
         fields.setdefault("correlationid", context.correlation_id)
     if context.idempotency_key is not None:

@@ -161,7 +161,12 @@ async def publish_event(
     )
     fingerprint = request_fingerprint(SINGLE_ROUTE, document)
     context = AdmissionContext(
-        principal, runtime.namespace, correlation_id, idempotency_key, fingerprint
+        principal,
+        runtime.namespace,
+        correlation_id,
+        idempotency_key,
+        fingerprint,
+        runtime.settings.event_source,
     )
 
     async def produce() -> Answer:
@@ -244,7 +249,12 @@ async def publish_batch(
     events = _batch_events(document, runtime.settings.max_batch)
     fingerprint = request_fingerprint(BATCH_ROUTE, document)
     context = AdmissionContext(
-        principal, runtime.namespace, correlation_id, idempotency_key, fingerprint
+        principal,
+        runtime.namespace,
+        correlation_id,
+        idempotency_key,
+        fingerprint,
+        runtime.settings.event_source,
     )
 
     async def produce() -> Answer:
