@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dpp_shared.store import IdempotencyStore, JobStart, JobStore
+from dpp_shared.store import IdempotencyStore, JobStore
 from dpp_shared.store.engine import create_store_engine
-
-
-@dataclass
-class ManualClock:
-    """A clock that only moves when told, so expiry is tested without sleeping."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.shared.store.factories import ManualClock
 
 
 @pytest.fixture
@@ -48,15 +34,3 @@ def idempotency_store(database_url: str, clock: ManualClock) -> Iterator[Idempot
         yield store
     finally:
         store.close()
-
-
-def job_start(job_id: str, offset: int = 0, *, topic: str = "persona.embedding") -> JobStart:
-    return JobStart(
-        job_id=job_id,
-        event_type="persona.embedding.requested.v1",
-        job_type="persona.embedding",
-        topic=topic,
-        partition=0,
-        offset=offset,
-        correlation_id=f"corr-{job_id}",
-    )

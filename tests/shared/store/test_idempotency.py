@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from dpp_shared.store import IdempotencyStore
-from tests.shared.store.conftest import ManualClock
+from tests.shared.store.factories import ManualClock
 
 
 def test_put_then_get_returns_the_stored_answer(idempotency_store: IdempotencyStore) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dpp_shared.ids import new_id
 from dpp_shared.store import JobStatus, JobStore
-from tests.shared.store.conftest import job_start
+from tests.shared.store.factories import job_start
 
 
 def test_begin_many_creates_bumps_and_skips_terminal(job_store: JobStore) -> None:

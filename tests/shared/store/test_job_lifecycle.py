@@ -9,7 +9,7 @@ import pytest
 
 from dpp_shared.ids import new_id
 from dpp_shared.store import JobNotFoundError, JobStatus, JobStore
-from tests.shared.store.conftest import job_start
+from tests.shared.store.factories import job_start
 
 
 def test_begin_creates_a_running_record_with_its_source(job_store: JobStore) -> None:

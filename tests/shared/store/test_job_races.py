@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dpp_shared.ids import new_id
 from dpp_shared.store import JobStatus, JobStore
 from dpp_shared.store.engine import create_store_engine
-from tests.shared.store.conftest import job_start
+from tests.shared.store.factories import job_start
 
 RACERS = 4
 

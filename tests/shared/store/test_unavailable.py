@@ -13,7 +13,7 @@ from dpp_shared.ids import new_id
 from dpp_shared.store import JobStatus, JobStore, StoreUnavailableError
 from dpp_shared.store.engine import create_store_engine
 from tests.fixtures.database import PostgresServer, fresh_postgres_database
-from tests.shared.store.conftest import job_start
+from tests.shared.store.factories import job_start
 
 
 def test_unreachable_postgres_is_unavailable_not_a_crash() -> None:
