@@ -4,6 +4,8 @@
 #
 # Usage: infra/tools/build-aws-provider.sh
 # Env:   DPP_TOOLS_HOME   (default ~/.cache/dpp/tools)
+#        GOMODCACHE / GOCACHE default to persistent dirs under DPP_TOOLS_HOME/go-provider, so an
+#        interrupted build resumes where it stopped (the cold build takes well over 2 h on 2 cores).
 #        AWS_PROVIDER_MODULE_VERSION  Go module (pseudo-)version to build
 #        AWS_PROVIDER_VERSION         version number the mirror advertises to terraform
 set -euo pipefail
@@ -22,7 +24,10 @@ if [[ -x "${BINARY}" ]]; then
 fi
 command -v go >/dev/null 2>&1 || { echo "error: go is required to build the AWS provider" >&2; exit 127; }
 
-mkdir -p "${PLUGIN_DIR}"
+export GOMODCACHE="${GOMODCACHE:-${TOOLS_HOME}/go-provider/mod}"
+export GOCACHE="${GOCACHE:-${TOOLS_HOME}/go-provider/cache}"
+mkdir -p "${PLUGIN_DIR}" "${GOMODCACHE}" "${GOCACHE}"
+started=${SECONDS}
 workdir="$(mktemp -d)"
 trap 'rm -rf "${workdir}"' EXIT
 echo "building github.com/hashicorp/terraform-provider-aws@${MODULE_VERSION} (this takes a long time)" >&2
@@ -30,4 +35,4 @@ GOBIN="${workdir}" GOFLAGS="-buildvcs=false -trimpath" \
   go install -ldflags="-s -w" "github.com/hashicorp/terraform-provider-aws@${MODULE_VERSION}"
 mv "${workdir}/terraform-provider-aws" "${BINARY}.tmp"
 mv "${BINARY}.tmp" "${BINARY}"
-echo "installed ${BINARY}" >&2
+echo "installed ${BINARY} after $(( (SECONDS - started) / 60 )) min" >&2
