@@ -65,7 +65,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_dpp_consumer_run_processes_jobs_serves_metrics_and_drains_on_sigterm(  # noqa: PLR0917
+def test_dpp_consumer_run_processes_jobs_serves_metrics_and_drains_on_sigterm(
     kafka_bootstrap: str,
     topic_namespace: TopicNamespace,
     store: JobStore,

@@ -152,7 +152,7 @@ def test_a_job_longer_than_max_poll_interval_completes_without_a_rebalance(
     assert completions(results) == [job_id]
 
 
-def test_sigterm_drains_in_flight_jobs_then_commits_and_exits(  # noqa: PLR0917 - fixtures
+def test_sigterm_drains_in_flight_jobs_then_commits_and_exits(
     kafka_bootstrap: str,
     topic_namespace: TopicNamespace,
     store: JobStore,
@@ -175,7 +175,7 @@ def test_sigterm_drains_in_flight_jobs_then_commits_and_exits(  # noqa: PLR0917 
     assert committed_offsets(kafka_bootstrap, group, topic) == {record.source_partition: 1}
 
 
-def test_a_job_past_the_drain_deadline_is_left_uncommitted_and_redelivered(  # noqa: PLR0917
+def test_a_job_past_the_drain_deadline_is_left_uncommitted_and_redelivered(
     kafka_bootstrap: str,
     topic_namespace: TopicNamespace,
     store: JobStore,
