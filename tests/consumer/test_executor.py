@@ -55,7 +55,7 @@ def record(
 ) -> ConsumedRecord:
     raw = [("ce_type", event_type.encode())]
     raw += [(n, v.encode()) for n, v in (headers or {}).items()]
-    return ConsumedRecord(topic, 0, offset, key, b"{}", list(raw), event_type)
+    return ConsumedRecord(topic, 0, offset, key=key, value=b"{}", headers=list(raw))
 
 
 def executor(pool: RecordingPool, *, batchable: bool = False, buffer: int = 10) -> Executor:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -88,6 +88,7 @@ class Executor:
         partition_buffer: int,
         delayed_topics: Iterable[str],
         tracked: Callable[[PartitionKey], int] | None = None,
+        topic_specs: Mapping[str, JobSpec] | None = None,
     ) -> None:
         self.pool = pool
         self.registry = registry
@@ -97,6 +98,9 @@ class Executor:
         # Records of a partition fetched but not yet committed (waiting, running, or finished
         # behind an unfinished earlier one): bounds what a long job at the head holds back.
         self._tracked = tracked or (lambda _key: 0)
+        # Topics that carry a single job type are scheduled by topic, without reading headers
+        # on the poll thread; the job thread still checks each record's own type.
+        self._topic_specs = dict(topic_specs or {})
         self.partitions: dict[PartitionKey, PartitionWork] = {}
         self.in_flight = 0
         self.accepting = True
@@ -116,6 +120,9 @@ class Executor:
         return True
 
     def spec_of(self, message: ConsumedRecord) -> JobSpec | None:
+        spec = self._topic_specs.get(message.topic)
+        if spec is not None:
+            return spec
         return None if message.event_type is None else self.registry.get(message.event_type)
 
     # -- dispatch ----------------------------------------------------------------------------

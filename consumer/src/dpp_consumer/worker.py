@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from dpp_consumer.executor import Executor, JobPool
-from dpp_consumer.jobs.registry import JobRegistry
+from dpp_consumer.jobs.registry import JobRegistry, JobSpec
 from dpp_consumer.log import worker_logger
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.offsets import OffsetTracker, PartitionKey
@@ -97,6 +97,15 @@ class Worker:
     def topics(self) -> list[str]:
         return self.job_topics + self.retry_topics
 
+    def _topic_specs(self) -> dict[str, JobSpec]:
+        """Physical topic (and its retry tiers) -> the one job it carries, where it is one."""
+        found: dict[str, list[JobSpec]] = {}
+        for spec in self.registry:
+            topic = spec.event_type.topic
+            for name in [self.namespace.physical(topic), *self.retry.retry_topics(topic)]:
+                found.setdefault(name, []).append(spec)
+        return {name: specs[0] for name, specs in found.items() if len(specs) == 1}
+
     # -- control -----------------------------------------------------------------------------
 
     def stop(self) -> None:
@@ -126,6 +135,7 @@ class Worker:
             partition_buffer=self.settings.partition_buffer,
             delayed_topics=self.retry_topics,
             tracked=self._offsets.unfinished,
+            topic_specs=self._topic_specs(),
         )
         config = consumer_config(
             self.kafka, self.aws, self.settings.consumer_group, role="worker"
@@ -201,7 +211,6 @@ class Worker:
                 )
                 if finished:
                     self._publisher.add(outcome)
-        self._publisher.poll()
 
     def _apply_flow(self) -> None:
         assert self._consumer is not None and self._executor is not None
@@ -215,6 +224,7 @@ class Worker:
         """Publish finished outcomes and commit their offsets (contiguous per partition)."""
         assert self._publisher is not None
         self.stats.commit_checks += 1
+        self._publisher.poll()  # serve the producer's error callbacks; deliveries need none
         positions = self._offsets.committable(keys)
         if positions and self._publisher.commit(positions):
             self._offsets.confirm(positions)
