@@ -35,7 +35,11 @@ def _parser() -> argparse.ArgumentParser:
         "--scenario", action="append", choices=sorted(SCENARIOS), help="repeatable; default all"
     )
     run.add_argument("--bootstrap", help="use this broker instead of starting a sandbox")
-    run.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    run.add_argument(
+        "--results-dir",
+        type=Path,
+        help=f"default {RESULTS_DIR} ({RESULTS_DIR / 'quick'} with --quick, git-ignored)",
+    )
     run.add_argument("--no-profile", action="store_true", help="skip the profiling runs")
     run.add_argument(
         "--no-doc", action="store_true", help="do not rewrite docs/performance.md's table"
@@ -51,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING)
     names = args.scenario or list(SCENARIOS)
+    results_dir: Path = args.results_dir or (RESULTS_DIR / "quick" if args.quick else RESULTS_DIR)
     machine, versions = machine_info(), software_versions()
     failed: list[str] = []
     with (
@@ -73,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                 "before": load_before,
                 "after": [round(value, 2) for value in os.getloadavg()],
             }
-            path = write_json(result.as_dict(machine, versions), args.results_dir)
+            path = write_json(result.as_dict(machine, versions), results_dir)
             print(f"   wrote {path} ({result.duration_s:.0f}s)", file=sys.stderr, flush=True)
-    if not args.no_doc and not args.quick and args.results_dir == RESULTS_DIR:
-        update_performance_doc(latest_documents(args.results_dir))
+    if not args.no_doc and not args.quick and results_dir == RESULTS_DIR:
+        update_performance_doc(latest_documents(results_dir))
     if failed:
         print(f"failed scenarios: {', '.join(failed)}", file=sys.stderr)
         return 1
