@@ -47,6 +47,7 @@ def test_up_then_demo_shows_events_produced_and_jobs_completed(tmp_path: Path) -
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "events accepted by the producer" in demo.stdout
         assert demo.stdout.count("succeeded") == 3, demo.stdout
+        assert demo.stdout.count("job.completed.v1") == 3, demo.stdout
         assert "done:" in demo.stdout
     finally:
         if stack.poll() is None:

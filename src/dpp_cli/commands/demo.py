@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dpp_cli.console import err, fail, out
+
+if TYPE_CHECKING:
+    from dpp_cli.stack.results import LifecycleEvent
 
 TERMINAL = {"succeeded", "dead"}
 
@@ -60,6 +63,7 @@ def demo(
     )
     headers = {"Authorization": f"Bearer {token}"}
     session = uuid.uuid4().hex
+    started_ms = int(time.time() * 1000) - 1000
     accepted: list[dict[str, Any]] = []
     with httpx.Client(base_url=url, headers=headers, timeout=15) as client:
         try:
@@ -98,10 +102,50 @@ def demo(
     out.print(done)
     if not all(job and job.get("status") == "succeeded" for job in jobs.values()):
         fail("not every job succeeded in time; see .dpp/logs/consumer.log")
+    results_topic, lifecycle = _lifecycle_events(list(jobs), started_ms)
+    announced = Table(title=f"3. lifecycle events read back from {results_topic}")
+    for column in ("job id", "event type", "partition", "offset"):
+        announced.add_column(column)
+    for job_id in jobs:
+        announcement = lifecycle.get(job_id)
+        if announcement is None:
+            announced.add_row(job_id, "[red]not found[/]", "-", "-")
+        else:
+            announced.add_row(
+                job_id,
+                announcement.event_type,
+                str(announcement.partition),
+                str(announcement.offset),
+            )
+    out.print(announced)
+    if len(lifecycle) < len(jobs):
+        fail(f"not every job.completed.v1 was found on {results_topic}")
     out.print(
-        "[bold green]3. done:[/] every event was acknowledged by Kafka, consumed, run and "
-        "recorded; job.completed.v1 events are on the dpp.job.results topic."
+        "[bold green]done:[/] every event was acknowledged by Kafka, consumed, run, recorded in "
+        "the job store and announced on the results topic."
     )
+
+
+def _lifecycle_events(job_ids: list[str], since_ms: int) -> tuple[str, dict[str, LifecycleEvent]]:
+    """Read the jobs' lifecycle events from the results topic of the running stack."""
+    import os  # noqa: PLC0415
+
+    from dpp_cli.paths import sandbox_home  # noqa: PLC0415
+    from dpp_cli.sandbox import KafkaSandbox  # noqa: PLC0415
+    from dpp_cli.stack.results import read_lifecycle_events  # noqa: PLC0415
+    from dpp_shared.kafka_config import consumer_config  # noqa: PLC0415
+    from dpp_shared.settings import aws_settings, kafka_settings, topic_settings  # noqa: PLC0415
+    from dpp_shared.topics import RESULTS_TOPIC, TopicNamespace  # noqa: PLC0415
+
+    kafka = kafka_settings()
+    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        # Follow the sandbox that `dpp up` started, whatever port it was given.
+        running = KafkaSandbox(sandbox_home()).status()
+        if running.reachable and running.bootstrap_servers:
+            kafka = kafka.model_copy(update={"bootstrap_servers": running.bootstrap_servers})
+    config = consumer_config(kafka, aws_settings(), group_id="dpp-demo", role="demo")
+    topic = TopicNamespace(topic_settings().topic_prefix).physical(RESULTS_TOPIC)
+    return topic, read_lifecycle_events(config, topic, set(job_ids), since_ms, timeout_s=30)
 
 
 def _wait_for_jobs(

@@ -68,6 +68,8 @@ class DeadLetterReader:
                 "enable.auto.offset.store": False,
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",
+                # Workers publish dead letters transactionally: skip aborted attempts.
+                "isolation.level": "read_committed",
                 "fetch.wait.max.ms": 10,
             }
         )
