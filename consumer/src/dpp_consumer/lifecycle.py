@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from dpp_shared.codec import KafkaRecord, encode
+from pydantic import BaseModel
+
+from dpp_shared.codec import CONTENT_TYPE_HEADER, JSON_MEDIA_TYPE, TRACEPARENT_HEADER, KafkaRecord
 from dpp_shared.envelope import EventEnvelope
-from dpp_shared.events import REGISTRY
+from dpp_shared.events import REGISTRY, EventType
 from dpp_shared.events.payloads import JobCompletedV1, JobFailedV1
+from dpp_shared.ids import new_id
 from dpp_shared.topics import TopicNamespace
 
 SOURCE = "urn:dpp:consumer"
@@ -16,19 +19,43 @@ _COMPLETED = REGISTRY.get("job.completed.v1")
 _FAILED = REGISTRY.get("job.failed.v1")
 
 
-def _envelope(
-    event_type: str, job_id: str, payload: dict[str, Any], started_by: EventEnvelope | None
-) -> EventEnvelope:
+_SPECVERSION = ("ce_specversion", b"1.0")
+_SOURCE = ("ce_source", SOURCE.encode())
+_CONTENT_TYPE = (CONTENT_TYPE_HEADER, JSON_MEDIA_TYPE.encode())
+
+
+def _record(
+    event_type: EventType,
+    job_id: str,
+    payload: BaseModel,
+    started_by: EventEnvelope | None,
+    namespace: TopicNamespace,
+) -> KafkaRecord:
+    """Exactly what `codec.encode` writes for this lifecycle event, built without validating an
+    envelope model per event: every attribute is a constant of this module, fresh (id, time),
+    or copied from the envelope validated when the job's event was consumed."""
     # The lifecycle event continues the job's story: same correlation id and trace, and the
     # job id as subject so consumers can find the job without parsing the payload.
-    return EventEnvelope(
-        source=SOURCE,
-        type=event_type,
-        subject=job_id,
-        dataschema=REGISTRY.get(event_type).dataschema,
-        correlationid=started_by.correlationid if started_by else None,
-        traceparent=started_by.traceparent if started_by else None,
-        data=payload,
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    headers = [
+        _SPECVERSION,
+        ("ce_id", new_id().encode()),
+        _SOURCE,
+        ("ce_type", event_type.name.encode()),
+        ("ce_time", now.encode()),
+        _CONTENT_TYPE,
+        ("ce_subject", job_id.encode()),
+        ("ce_dataschema", event_type.dataschema.encode()),
+    ]
+    if started_by is not None and started_by.correlationid is not None:
+        headers.append(("ce_correlationid", started_by.correlationid.encode()))
+    if started_by is not None and started_by.traceparent is not None:
+        headers.append((TRACEPARENT_HEADER, started_by.traceparent.encode()))
+    return KafkaRecord(
+        topic=namespace.physical(event_type.topic),
+        key=event_type.key_of(payload).encode(),
+        value=payload.__pydantic_serializer__.to_json(payload),
+        headers=headers,
     )
 
 
@@ -53,8 +80,7 @@ def completed_record(
         completed_at=completed_at,
         result=result,
     )
-    envelope = _envelope(_COMPLETED.name, job_id, {}, started_by)
-    return encode(envelope, payload, _COMPLETED, namespace)
+    return _record(_COMPLETED, job_id, payload, started_by, namespace)
 
 
 def failed_record(
@@ -78,5 +104,4 @@ def failed_record(
         error=error,
         failed_at=failed_at,
     )
-    envelope = _envelope(_FAILED.name, job_id, {}, started_by)
-    return encode(envelope, payload, _FAILED, namespace)
+    return _record(_FAILED, job_id, payload, started_by, namespace)
