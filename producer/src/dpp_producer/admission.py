@@ -73,6 +73,7 @@ def admit(
             issues=[FieldIssue(path or "$", "expected a JSON object")],
         )
     fields = dict(document)
+    registry = context.registry
     default_id = context.default_event_id(index)
     if default_id is not None:
         fields.setdefault("id", default_id)
@@ -82,6 +83,10 @@ def admit(
         fields.setdefault("correlationid", context.correlation_id)
     if context.idempotency_key is not None:
         fields.setdefault("idempotencykey", context.idempotency_key)
+    type_name = fields.get("type")
+    if fields.get("dataschema") is None and isinstance(type_name, str) and type_name in registry:
+        # Filled in before validation: a `model_copy` afterwards cost as much as `encode`.
+        fields["dataschema"] = registry.get(type_name).dataschema
     try:
         envelope = EventEnvelope.model_validate(fields)
     except ValidationError as error:
@@ -105,8 +110,6 @@ def admit(
             f"the payload does not match {event_type.name}",
             issues=[FieldIssue(_join(path, issue.path), issue.reason) for issue in error.issues],
         ) from None
-    if envelope.dataschema is None:
-        envelope = envelope.model_copy(update={"dataschema": event_type.dataschema})
     return AdmittedEvent(
         envelope, event_type, encode(envelope, payload, event_type, context.namespace)
     )

@@ -69,10 +69,17 @@ class ProducerMetrics:
         self.latency.labels(method, route).observe(seconds)
 
     def event_accepted(self, event_type: str, ack_latency_s: float) -> None:
-        self.accepted.labels(event_type).inc()
-        self.ack_latency.observe(ack_latency_s)
+        self.events_accepted(event_type, 1, ack_latency_s)
+
+    def events_accepted(self, event_type: str, count: int, ack_latency_s: float) -> None:
+        """`count` events of one type acknowledged together (a batch): one counter update; each
+        event is observed with the time until the batch's last acknowledgement."""
+        self.accepted.labels(event_type).inc(count)
+        for _ in range(count):
+            self.ack_latency.observe(ack_latency_s)
         for sink in self.sinks:
-            sink.event_accepted(event_type, ack_latency_s)
+            for _ in range(count):
+                sink.event_accepted(event_type, ack_latency_s)
 
     def produce_error(self, reason: str) -> None:
         self.produce_errors.labels(reason).inc()

@@ -1,4 +1,4 @@
-"""The process's one Kafka producer: produce a record and await the broker's acknowledgement."""
+"""The process's one Kafka producer: produce records and await the broker's acknowledgements."""
 
 from __future__ import annotations
 
@@ -6,11 +6,17 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from dpp_producer.errors import BrokerUnavailableError, ProduceFailedError, QueueFullError
+from dpp_producer.errors import (
+    BrokerUnavailableError,
+    ProduceFailedError,
+    ProducerError,
+    QueueFullError,
+)
 from dpp_shared.codec import KafkaRecord
 
 # Delivery errors that mean "the broker did not acknowledge (yet)" rather than "refused".
@@ -32,7 +38,7 @@ ProduceListener = Callable[[str], None]
 
 class EventPublisher:
     """Wraps one confluent-kafka Producer (acks=all, idempotent) and a poll thread that resolves
-    one asyncio future per record, so a request awaits exactly its own acknowledgement.
+    one asyncio future per `publish_many` call, so a request awaits exactly its own records.
 
     Nothing connects until `start()` or the first `publish()`: app creation stays cheap (Lambda
     cold start) and the same object serves uvicorn (lifespan-managed) and Lambda (lazy)."""
@@ -89,47 +95,48 @@ class EventPublisher:
 
         On timeout the record stays queued and may still be delivered: delivery is at-least-once,
         and the consumer's job store dedupes by event id."""
+        (outcome,) = await self.publish_many([record])
+        if isinstance(outcome, ProducerError):
+            raise outcome
+        return outcome
+
+    async def publish_many(self, records: Sequence[KafkaRecord]) -> list[Delivery | ProducerError]:
+        """Produce every record, then wait (at most `ack_timeout_s` in all) until the broker has
+        acknowledged or refused each; one outcome per record, in order.
+
+        The records are handed to librdkafka back to back, so it batches them into a few
+        produce requests; the poll thread only counts acknowledgements down and wakes the event
+        loop once, when the last one arrives. A record that times out stays queued and may
+        still be delivered (at-least-once; the consumer's job store dedupes by event id)."""
         producer = self.start()
-        loop = asyncio.get_running_loop()
-        acknowledged: asyncio.Future[Delivery] = loop.create_future()
-
-        def on_delivery(error: Any, message: Any) -> None:
-            # Runs on the poll thread; the loop may be gone if the request already timed out.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, acknowledged, error, message, self.retry_after_s)
-
-        try:
-            producer.produce(
-                record.topic,
-                value=record.value,
-                key=record.key,
-                headers=record.headers,
-                on_delivery=on_delivery,
-            )
-        except BufferError:
-            self._count_error("queue_full")
-            raise QueueFullError(
-                f"the local produce queue holds {self.queue_depth()} records; retry shortly",
-                headers={"Retry-After": str(self.retry_after_s)},
-            ) from None
-        except Exception as error:  # KafkaException for a record librdkafka refuses up front
-            self._count_error("refused")
-            raise ProduceFailedError(f"the producer refused the record: {error}") from None
-        try:
-            return await asyncio.wait_for(acknowledged, self.ack_timeout_s)
-        except TimeoutError:
-            self._count_error("ack_timeout")
-            raise BrokerUnavailableError(
-                f"the broker did not acknowledge within {self.ack_timeout_s:g} s; the event may "
-                "still be delivered, retry with the same event id or Idempotency-Key",
-                retry_after_s=self.retry_after_s,
-            ) from None
-        except BrokerUnavailableError:
-            self._count_error("unavailable")
-            raise
-        except ProduceFailedError:
-            self._count_error("rejected")
-            raise
+        acks = _Acknowledgements(asyncio.get_running_loop(), len(records), self.retry_after_s)
+        for index, record in enumerate(records):
+            try:
+                producer.produce(
+                    record.topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=record.headers,
+                    on_delivery=partial(acks.delivered, index),
+                )
+            except BufferError:
+                acks.refused(
+                    index,
+                    QueueFullError(
+                        f"the local produce queue holds {self.queue_depth()} records; retry "
+                        "shortly",
+                        headers={"Retry-After": str(self.retry_after_s)},
+                    ),
+                )
+            except Exception as error:  # KafkaException for a record librdkafka refuses up front
+                acks.refused(index, ProduceFailedError(f"the producer refused the record: {error}"))
+        acks.all_produced()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(acks.settled), self.ack_timeout_s)
+        outcomes, failure_reasons = acks.outcomes(self.ack_timeout_s)
+        for reason in failure_reasons:
+            self._count_error(reason)
+        return outcomes
 
     def _count_error(self, reason: str) -> None:
         if self._on_error is not None:
@@ -167,16 +174,81 @@ class EventPublisher:
         return self._ready
 
 
-def _settle(future: asyncio.Future[Delivery], error: Any, message: Any, retry_after_s: int) -> None:
-    if future.done():  # the request timed out and cancelled it; the record is delivered anyway
-        return
-    if error is None:
-        future.set_result(Delivery(message.topic(), message.partition(), message.offset()))
-    elif error.name() in _UNAVAILABLE_CODES or error.retriable():
-        future.set_exception(
-            BrokerUnavailableError(
-                f"the broker did not acknowledge: {error.str()}", retry_after_s=retry_after_s
+class _Acknowledgements:
+    """The outcomes of one `publish_many` call, filled in by delivery reports on the poll thread
+    (or by `flush` on another thread); the event loop is woken once, when none is pending."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int, retry_after_s: int) -> None:
+        self._loop = loop
+        self._retry_after_s = retry_after_s
+        self._outcomes: list[Delivery | ProducerError | None] = [None] * count
+        self._reasons: dict[int, str] = {}
+        # One extra count for the producing loop itself, released by `all_produced`, so the
+        # future cannot settle while records are still being handed over.
+        self._pending = count + 1
+        self._lock = threading.Lock()
+        self.settled: asyncio.Future[None] = loop.create_future()
+
+    def delivered(self, index: int, error: Any, message: Any) -> None:
+        """Delivery report of record `index` (poll thread)."""
+        if error is None:
+            outcome: Delivery | ProducerError = Delivery(
+                message.topic(), message.partition(), message.offset()
             )
-        )
-    else:
-        future.set_exception(ProduceFailedError(f"the broker rejected the record: {error.str()}"))
+        elif error.name() in _UNAVAILABLE_CODES or error.retriable():
+            outcome = BrokerUnavailableError(
+                f"the broker did not acknowledge: {error.str()}",
+                retry_after_s=self._retry_after_s,
+            )
+            self._reasons[index] = "unavailable"
+        else:
+            outcome = ProduceFailedError(f"the broker rejected the record: {error.str()}")
+            self._reasons[index] = "rejected"
+        self._outcomes[index] = outcome
+        if self._release():
+            # The loop may be gone if the request already timed out and finished.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(_resolve, self.settled)
+
+    def refused(self, index: int, error: ProducerError) -> None:
+        """Record `index` never reached the producer's queue (event loop)."""
+        self._outcomes[index] = error
+        self._reasons[index] = "queue_full" if isinstance(error, QueueFullError) else "refused"
+        if self._release():
+            _resolve(self.settled)
+
+    def all_produced(self) -> None:
+        """Every record was handed over (event loop)."""
+        if self._release():
+            _resolve(self.settled)
+
+    def _release(self) -> bool:
+        with self._lock:
+            self._pending -= 1
+            return self._pending == 0
+
+    def outcomes(self, ack_timeout_s: float) -> tuple[list[Delivery | ProducerError], list[str]]:
+        """Each record's outcome (one still unacknowledged is an ack timeout), and the reason of
+        each failure for the error counter."""
+        result: list[Delivery | ProducerError] = []
+        reasons: list[str] = []
+        for index, outcome in enumerate(list(self._outcomes)):
+            if outcome is None:
+                reasons.append("ack_timeout")
+                result.append(
+                    BrokerUnavailableError(
+                        f"the broker did not acknowledge within {ack_timeout_s:g} s; the event "
+                        "may still be delivered, retry with the same event id or Idempotency-Key",
+                        retry_after_s=self._retry_after_s,
+                    )
+                )
+                continue
+            if isinstance(outcome, ProducerError):
+                reasons.append(self._reasons.get(index, "unavailable"))
+            result.append(outcome)
+        return result, reasons
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
