@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import jwt
@@ -31,16 +33,71 @@ class Principal:
             )
 
 
-def authenticate(authorization: str | None, secret: str, audience: str | None = None) -> Principal:
-    """Verify the `Authorization: Bearer <jwt>` header; `sub`, `scope` and `exp` are required."""
+class VerifiedTokens:
+    """A bounded LRU of tokens that passed verification, by (raw token, secret, audience), each
+    until its `exp`. HS256 verification is deterministic, so a token verified once with a secret
+    verifies again until it expires; only successes are kept and expiry is checked on every hit.
+    Saves the signature check and claim parsing on every request of a client reusing a token."""
+
+    def __init__(self, max_size: int = 4096) -> None:
+        self._max_size = max_size
+        self._entries: OrderedDict[tuple[str, str, str | None], tuple[Principal, float]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, token: str, secret: str, audience: str | None) -> Principal | None:
+        key = (token, secret, audience)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            principal, expires_at = entry
+            if time.time() >= expires_at:  # PyJWT's rule: expired once exp <= now
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return principal
+
+    def put(
+        self, token: str, secret: str, audience: str | None, principal: Principal, exp: float
+    ) -> None:
+        with self._lock:
+            self._entries[(token, secret, audience)] = (principal, exp)
+            self._entries.move_to_end((token, secret, audience))
+            while len(self._entries) > self._max_size:
+                self._entries.popitem(last=False)
+
+
+def authenticate(
+    authorization: str | None,
+    secret: str,
+    audience: str | None = None,
+    verified: VerifiedTokens | None = None,
+) -> Principal:
+    """Verify the `Authorization: Bearer <jwt>` header; `sub`, `scope` and `exp` are required.
+    With `verified`, a token already verified with the same secret and audience is not checked
+    again until its `exp`."""
     if not authorization:
         raise AuthenticationError("missing Authorization: Bearer <token> header")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("Authorization header must be 'Bearer <token>'")
+    token = token.strip()
+    if verified is not None:
+        known = verified.get(token, secret, audience)
+        if known is not None:
+            return known
+    principal, exp = _verify(token, secret, audience)
+    if verified is not None:
+        verified.put(token, secret, audience, principal, exp)
+    return principal
+
+
+def _verify(token: str, secret: str, audience: str | None) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(
-            token.strip(),
+            token,
             secret,
             algorithms=[ALGORITHM],
             audience=audience,
@@ -53,7 +110,8 @@ def authenticate(authorization: str | None, secret: str, audience: str | None = 
     scope = claims.get("scope", "")
     if not isinstance(scope, str):
         raise AuthenticationError("claim 'scope' must be a space-separated string")
-    return Principal(subject=str(claims["sub"]), scopes=frozenset(scope.split()))
+    principal = Principal(subject=str(claims["sub"]), scopes=frozenset(scope.split()))
+    return principal, float(claims["exp"])
 
 
 def mint_token(

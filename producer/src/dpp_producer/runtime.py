@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from dpp_producer.auth import VerifiedTokens
 from dpp_producer.idempotency import IdempotencyGuard
 from dpp_producer.jwt_secret import jwt_secret
 from dpp_producer.metrics import ProducerMetrics
@@ -30,6 +31,7 @@ class ProducerRuntime:
     publisher: EventPublisher
     metrics: ProducerMetrics
     idempotency: IdempotencyGuard
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     _job_store: JobStore | None = None
     _job_store_lock: threading.Lock = field(default_factory=threading.Lock)
 

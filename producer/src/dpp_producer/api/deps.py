@@ -10,8 +10,11 @@ from dpp_producer.auth import Principal, authenticate
 from dpp_producer.idempotency import check_key
 from dpp_producer.runtime import ProducerRuntime
 
+# Every dependency is `async def`: none does I/O (the JWT secret is fetched once, at startup on
+# uvicorn), and a plain `def` would cost a thread-pool round trip per dependency per request.
 
-def get_runtime(request: Request) -> ProducerRuntime:
+
+async def get_runtime(request: Request) -> ProducerRuntime:
     runtime: ProducerRuntime = request.app.state.runtime
     return runtime
 
@@ -19,17 +22,19 @@ def get_runtime(request: Request) -> ProducerRuntime:
 Runtime = Annotated[ProducerRuntime, Depends(get_runtime)]
 
 
-def get_principal(
+async def get_principal(
     runtime: Runtime,
     authorization: Annotated[str | None, Header(description="Bearer <JWT>")] = None,
 ) -> Principal:
-    return authenticate(authorization, runtime.jwt_secret(), runtime.settings.jwt_audience)
+    return authenticate(
+        authorization, runtime.jwt_secret(), runtime.settings.jwt_audience, runtime.verified_tokens
+    )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_idempotency_key(
+async def get_idempotency_key(
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -45,7 +50,7 @@ def get_idempotency_key(
 IdempotencyKey = Annotated[str | None, Depends(get_idempotency_key)]
 
 
-def get_correlation_id(request: Request) -> str:
+async def get_correlation_id(request: Request) -> str:
     correlation_id: str = request.state.correlation_id
     return correlation_id
 
