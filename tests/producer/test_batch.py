@@ -100,3 +100,35 @@ def test_batch_shape_errors(client: TestClient) -> None:
         ),
         415,
     )
+
+
+def test_events_beyond_the_local_queue_are_retryable_429_entries_and_the_rest_land(
+    make_app: AppFactory, kafka_bootstrap: str
+) -> None:
+    # A batch is handed to the producer back to back: with room for two records (held by the
+    # linger), the other three do not fit and must come back as retryable 429 entries.
+    app = make_app(
+        DPP_PRODUCER_QUEUE_LIMIT=2, DPP_PRODUCER_ACK_TIMEOUT_S=60, kafka={"linger_ms": 200}
+    )
+    events = [factories.demo_event(f"s-{i}", f"message {i}") for i in range(5)]
+    with TestClient(app) as client:
+        response = client.post(
+            "/v1/events:batch", json={"events": events}, headers=factories.auth()
+        )
+        metrics = client.get("/metrics").text
+
+    assert response.status_code == 207, response.text
+    body = response.json()
+    entries = body["entries"]
+    assert (body["accepted_count"], body["failed_count"]) == (2, 3)
+    assert [entry["status"] for entry in entries] == [202, 202, 429, 429, 429]
+    assert [entry["retryable"] for entry in entries] == [False, False, True, True, True]
+    assert all("queue" in entry["error"]["detail"] for entry in entries[2:])
+    assert 'dpp_producer_produce_errors_total{reason="queue_full"} 3.0' in metrics
+    assert 'dpp_producer_events_accepted_total{event_type="demo.echo.requested.v1"} 2.0' in metrics
+    for index, entry in enumerate(entries[:2]):
+        record = factories.read_record(
+            kafka_bootstrap, entry["topic"], entry["partition"], entry["offset"]
+        )
+        assert json.loads(record.value or b"")["message"] == f"message {index}"
+        assert record.headers["ce_id"].decode() == entry["id"]
