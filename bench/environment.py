@@ -61,7 +61,9 @@ def _wrk_version() -> str | None:
         return None
     completed = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
     first = (completed.stdout or completed.stderr).strip().splitlines()
-    return first[0] if first else None
+    # "wrk debian/4.1.0-3+b2 [epoll] Copyright ..." -> "debian/4.1.0-3+b2"
+    words = first[0].split() if first else []
+    return words[1] if len(words) > 1 else None
 
 
 def software_versions() -> dict[str, Any]:

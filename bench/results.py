@@ -13,6 +13,10 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PERFORMANCE_DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 TABLE_BEGIN = "<!-- bench:table:begin -->"
 TABLE_END = "<!-- bench:table:end -->"
+_HEADLINE_VERSIONS = (
+    "python", "confluent-kafka", "librdkafka", "kafka", "fastapi", "uvicorn", "pydantic",
+    "sqlalchemy", "faststream", "wrk",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -132,10 +136,24 @@ def _met(target: dict[str, Any]) -> str:
 def markdown(documents: list[dict[str, Any]]) -> str:
     """One table per scenario plus a targets table, for docs/performance.md."""
     lines: list[str] = []
+    documents = sorted(documents, key=lambda document: str(document["title"]))
+    if documents and "machine" in documents[0]:
+        machine, versions = documents[0]["machine"], documents[0].get("versions", {})
+        lines.append(
+            f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), "
+            f"{machine['ram_gib']} GiB RAM, Linux {machine['kernel']}. Versions: "
+            + ", ".join(
+                f"{name} {versions[name]}" for name in _HEADLINE_VERSIONS if name in versions
+            )
+            + "."
+        )
+        lines.append("")
     for document in documents:
         lines.append(f"### {document['title']}")
         lines.append("")
-        lines.append(f"`{document['command']}` (measured {document['measured_at']})")
+        load = document.get("load_average", {}).get("before")
+        load_text = f", load average before {load[0]:g}" if load else ""
+        lines.append(f"`{document['command']}` (measured {document['measured_at']}{load_text})")
         lines.append("")
         names: list[str] = []
         for row in document["rows"]:
