@@ -89,6 +89,18 @@ def dpp_headers(record: ConsumedRecord) -> dict[str, str]:
     return record.text_headers(retry.HEADER_PREFIX, "ce_")
 
 
+def _start(job: _Job) -> JobStart:
+    return JobStart(
+        job_id=job.job_id,
+        event_type=job.spec.event_type.name,
+        job_type=job.spec.job_type,
+        topic=job.delivery.original_topic,
+        partition=job.delivery.original_partition,
+        offset=job.delivery.original_offset,
+        correlation_id=job.event.envelope.correlationid,
+    )
+
+
 def _is_source_of(delivery: Delivery, record: JobRecord) -> bool:
     """True if this record is (a retry of) the very event the job was started from, not another
     event that happens to carry the same id."""
@@ -159,37 +171,23 @@ class JobRunner:
         return outcomes
 
     def _run_jobs(self, unit: Unit, jobs: list[_Job]) -> list[Outcome]:
-        starts = [
-            JobStart(
-                job_id=job.job_id,
-                event_type=job.spec.event_type.name,
-                job_type=job.spec.job_type,
-                topic=job.delivery.original_topic,
-                partition=job.delivery.original_partition,
-                offset=job.delivery.original_offset,
-                correlation_id=job.event.envelope.correlationid,
-            )
-            for job in jobs
-        ]
-        records = self._store_call(lambda: self.store.begin_many(starts))
+        if unit.spec is not None and unit.spec.batchable and isinstance(self.store, JobStore):
+            return self._run_fast_jobs(unit, jobs)
+        records = self._store_call(lambda: self.store.begin_many([_start(job) for job in jobs]))
         outcomes: list[Outcome] = []
         successes: dict[str, tuple[_Job, _Success]] = {}
         seen: set[str] = set()
         for job in jobs:
             record = records[job.job_id]
             if record.is_terminal or job.job_id in seen:
-                # A redelivery (or a duplicate in this batch) of a finished job: not run again.
-                self.metrics.job(job.spec.job_type).skipped.inc()
-                if job.job_id not in seen and _is_source_of(job.delivery, record):
-                    outcomes.append(self._announce_again(job, record))
-                else:
-                    outcomes.append(self._finished(job.message))
+                outcomes.append(self._skipped(job, record, first=job.job_id not in seen))
                 continue
             seen.add(job.job_id)
             if unit.cancellation.is_set:
                 outcomes.append(self._abandoned(job.message))
                 continue
-            result = self._run_handler(job, record, unit.cancellation)
+            attempt = max(job.delivery.attempt, record.attempts)
+            result = self._run_handler(job, attempt, unit.cancellation)
             if isinstance(result, _Success):
                 successes[job.job_id] = (job, result)
             elif isinstance(result, Failure):
@@ -197,16 +195,72 @@ class JobRunner:
             else:
                 outcomes.append(self._abandoned(job.message))
         if successes:
-            outcomes.extend(self._record_successes(successes))
+            outcomes.extend(self._record_successes(successes, self._succeed_started))
         return outcomes
+
+    def _run_fast_jobs(self, unit: Unit, jobs: list[_Job]) -> list[Outcome]:
+        """Batchable jobs: read their records (no write lock), run the handlers, then begin and
+        succeed them in one transaction (`finish_many`), guarded so that a job another worker
+        finished meanwhile gets no second result. Jobs that failed are begun, then failed."""
+        store = self.store
+        records = self._store_call(lambda: store.get_many([job.job_id for job in jobs]))
+        outcomes: list[Outcome] = []
+        successes: dict[str, tuple[_Job, _Success]] = {}
+        failures: list[tuple[_Job, Failure]] = []
+        seen: set[str] = set()
+        for job in jobs:
+            known = records.get(job.job_id)
+            if (known is not None and known.is_terminal) or job.job_id in seen:
+                outcomes.append(self._skipped(job, known, first=job.job_id not in seen))
+                continue
+            seen.add(job.job_id)
+            if unit.cancellation.is_set:
+                outcomes.append(self._abandoned(job.message))
+                continue
+            attempt = max(job.delivery.attempt, (known.attempts if known else 0) + 1)
+            result = self._run_handler(job, attempt, unit.cancellation)
+            if isinstance(result, _Success):
+                successes[job.job_id] = (job, result)
+            elif isinstance(result, Failure):
+                failures.append((job, result))
+            else:
+                outcomes.append(self._abandoned(job.message))
+        if successes:
+            outcomes.extend(self._record_successes(successes, self._finish_fast))
+        if failures:
+            begun = self._store_call(lambda: store.begin_many([_start(job) for job, _ in failures]))
+            for job, failure in failures:
+                record = begun[job.job_id]
+                if record.is_terminal:  # another worker finished it meanwhile
+                    outcomes.append(self._finished(job.message))
+                else:
+                    outcomes.append(self._record_failure(job, record, failure))
+        return outcomes
+
+    def _skipped(self, job: _Job, record: JobRecord | None, *, first: bool) -> Outcome:
+        """A redelivery (or a duplicate in this batch) of a finished job: not run again."""
+        self.metrics.job(job.spec.job_type).skipped.inc()
+        if first and record is not None and _is_source_of(job.delivery, record):
+            return self._announce_again(job, record)
+        return self._finished(job.message)
+
+    def _succeed_started(self, successes: dict[str, tuple[_Job, _Success]]) -> set[str]:
+        return self.store.succeed_many(
+            {job_id: success.result for job_id, (_, success) in successes.items()}
+        )
+
+    def _finish_fast(self, successes: dict[str, tuple[_Job, _Success]]) -> set[str]:
+        return self.store.finish_many(
+            [_start(job) for job, _ in successes.values()],
+            {job_id: success.result for job_id, (_, success) in successes.items()},
+        )
 
     # -- one handler call --------------------------------------------------------------------
 
     def _run_handler(
-        self, job: _Job, record: JobRecord, cancellation: Cancellation
+        self, job: _Job, attempt: int, cancellation: Cancellation
     ) -> _Success | Failure | None:
         spec = job.spec
-        attempt = max(job.delivery.attempt, record.attempts)
         context: JobContext[BaseModel] = JobContext(
             job_id=job.job_id,
             job_type=spec.job_type,
@@ -282,16 +336,16 @@ class JobRunner:
 
     # -- recording outcomes ------------------------------------------------------------------
 
-    def _record_successes(self, successes: dict[str, tuple[_Job, _Success]]) -> list[Outcome]:
+    def _record_successes(
+        self,
+        successes: dict[str, tuple[_Job, _Success]],
+        record: Callable[[dict[str, tuple[_Job, _Success]]], set[str]],
+    ) -> list[Outcome]:
         if self.is_closing():
             # Past the drain deadline: leave the job unfinished so the redelivery runs it, and
             # do not record a result that no lifecycle event would announce.
             return [self._abandoned(job.message) for job, _ in successes.values()]
-        won = self._store_call(
-            lambda: self.store.succeed_many(
-                {job_id: success.result for job_id, (_, success) in successes.items()}
-            )
-        )
+        won = self._store_call(lambda: record(successes))
         now = datetime.now(UTC)
         outcomes = []
         for job_id, (job, success) in successes.items():

@@ -103,6 +103,48 @@ def succeed_jobs(
     return won
 
 
+def finish_jobs(
+    connection: Connection, rows: Sequence[tuple[JobStart, dict[str, Any]]], now: datetime
+) -> set[str]:
+    """Insert new jobs as succeeded, move unfinished ones to succeeded (attempts bumped);
+    terminal ones untouched. Returns the ids this statement moved to SUCCEEDED."""
+    won: set[str] = set()
+    if connection.dialect.name == "postgresql":
+        # Rows are locked in id order, so overlapping batches queue instead of deadlocking.
+        rows = sorted(rows, key=lambda row: row[0].job_id)
+        parameters = {
+            "ids": [start.job_id for start, _ in rows],
+            "event_types": [start.event_type for start, _ in rows],
+            "job_types": [start.job_type for start, _ in rows],
+            "topics": [start.topic for start, _ in rows],
+            "partitions": [start.partition for start, _ in rows],
+            "offsets": [start.offset for start, _ in rows],
+            "correlation_ids": [start.correlation_id for start, _ in rows],
+            "results": [json.dumps(result) for _, result in rows],
+            "now": now,
+        }
+        won.update(connection.execute(_postgres_finish(), parameters).scalars())
+        return won
+    # Results travel as JSON text each and are stored verbatim (see succeed_jobs).
+    batch = json.dumps(
+        [
+            [
+                start.job_id,
+                start.event_type,
+                start.job_type,
+                start.topic,
+                start.partition,
+                start.offset,
+                start.correlation_id,
+                json.dumps(result),
+            ]
+            for start, result in rows
+        ]
+    )
+    won.update(connection.execute(_sqlite_finish(), {"batch": batch, "now": now}).scalars())
+    return won
+
+
 def chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -188,4 +230,55 @@ def _sqlite_succeed() -> TextClause:
         "FROM json_each(:batch) AS v "
         f"WHERE jobs.id = json_extract(v.value, '$[0]') AND {_UNFINISHED_SQL} "
         "RETURNING jobs.id"
+    ).bindparams(bindparam("now", type_=UtcDateTime()))
+
+
+_ON_CONFLICT_FINISH = f"""
+ON CONFLICT (id) DO UPDATE SET
+    status = '{JobStatus.SUCCEEDED.value}',
+    attempts = jobs.attempts + 1,
+    progress = 1.0,
+    result = excluded.result,
+    error = NULL,
+    source_topic = excluded.source_topic,
+    source_partition = excluded.source_partition,
+    source_offset = excluded.source_offset,
+    updated_at = excluded.updated_at,
+    started_at = excluded.started_at,
+    finished_at = excluded.finished_at
+WHERE {_UNFINISHED_SQL}
+"""
+
+
+@cache
+def _postgres_finish() -> TextClause:
+    return text(
+        "INSERT INTO jobs (id, event_type, job_type, status, attempts, progress, result, "  # noqa: S608 - constants only
+        "source_topic, source_partition, source_offset, correlation_id, "
+        "created_at, updated_at, started_at, finished_at) "
+        f"SELECT v.id, v.event_type, v.job_type, '{JobStatus.SUCCEEDED.value}', 1, 1.0, "
+        "v.result, v.topic, v.partition, v.source_offset, v.correlation_id, "
+        ":now, :now, :now, :now "
+        "FROM unnest(CAST(:ids AS text[]), CAST(:event_types AS text[]), "
+        "CAST(:job_types AS text[]), CAST(:topics AS text[]), "
+        "CAST(:partitions AS integer[]), CAST(:offsets AS bigint[]), "
+        "CAST(:correlation_ids AS text[]), CAST(:results AS json[])) "
+        "AS v(id, event_type, job_type, topic, partition, source_offset, correlation_id, "
+        "result) ORDER BY v.id"
+        f"{_ON_CONFLICT_FINISH}RETURNING jobs.id"
+    ).bindparams(bindparam("now", type_=UtcDateTime()))
+
+
+@cache
+def _sqlite_finish() -> TextClause:
+    return text(
+        "INSERT INTO jobs (id, event_type, job_type, status, attempts, progress, result, "  # noqa: S608 - constants only
+        "source_topic, source_partition, source_offset, correlation_id, "
+        "created_at, updated_at, started_at, finished_at) "
+        "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+        f"json_extract(value, '$[2]'), '{JobStatus.SUCCEEDED.value}', 1, 1.0, "
+        "json_extract(value, '$[7]'), json_extract(value, '$[3]'), "
+        "json_extract(value, '$[4]'), json_extract(value, '$[5]'), "
+        "json_extract(value, '$[6]'), :now, :now, :now, :now "
+        f"FROM json_each(:batch) WHERE true{_ON_CONFLICT_FINISH}RETURNING jobs.id"
     ).bindparams(bindparam("now", type_=UtcDateTime()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self
 
@@ -12,6 +12,7 @@ from dpp_shared.store.batches import (
     IN_LIST_CHUNK,
     UNFINISHED,
     chunks,
+    finish_jobs,
     start_jobs,
     succeed_jobs,
 )
@@ -74,6 +75,18 @@ class JobStore:
                 select(*RECORD_COLUMNS).where(jobs_table.c.id == job_id)
             ).first()
         return None if row is None else JobRecord.from_row(row)
+
+    def get_many(self, job_ids: Iterable[str]) -> dict[str, JobRecord]:
+        """The records of those of `job_ids` that exist, read without taking a write lock."""
+        ids = list(dict.fromkeys(job_ids))
+        records: dict[str, JobRecord] = {}
+        if not ids:
+            return records
+        with translate_unavailable("reading jobs"), self.engine.connect() as connection:
+            for chunk in chunks(ids, IN_LIST_CHUNK):
+                rows = connection.execute(select(*RECORD_COLUMNS).where(jobs_table.c.id.in_(chunk)))
+                records.update((row.id, JobRecord.from_row(row)) for row in rows)
+        return records
 
     def load_checkpoint(self, job_id: str) -> dict[str, Any] | None:
         """The last checkpoint saved by an earlier attempt, so a retry resumes from it."""
@@ -155,6 +168,23 @@ class JobStore:
         now = self._now()
         with translate_unavailable("recording results"), self._writer.begin() as connection:
             return succeed_jobs(connection, list(results.items()), now)
+
+    def finish_many(
+        self, starts: Sequence[JobStart], results: Mapping[str, dict[str, Any]]
+    ) -> set[str]:
+        """begin() and succeed() in one statement and one transaction, for fast jobs that ran
+        before their bookkeeping: new jobs are inserted as succeeded (attempt 1), unfinished
+        ones move to succeeded with attempts bumped, terminal ones are left alone (no duplicate
+        result). `results` holds a result for every job of `starts`; returns the ids that
+        succeeded now.
+        """
+        unique = {start.job_id: start for start in starts}  # one row may be touched once
+        if not unique:
+            return set()
+        rows = [(start, results[job_id]) for job_id, start in unique.items()]
+        now = self._now()
+        with translate_unavailable("recording results"), self._writer.begin() as connection:
+            return finish_jobs(connection, rows, now)
 
     def fail(self, job_id: str, error: str, *, dead: bool) -> bool:
         """Record a failed attempt: FAILED (a retry is scheduled) or, if dead, DEAD for good.
