@@ -1,7 +1,7 @@
 data "aws_region" "current" {}
 
 locals {
-  region      = data.aws_region.current.name
+  region      = data.aws_region.current.region
   image       = coalesce(var.image, "${aws_ecr_repository.this.repository_url}:${var.image_tag}")
   max_workers = min(var.autoscaling.max_workers, var.autoscaling.partitions)
   lag_topics  = coalesce(var.autoscaling.lag_topics, var.kafka.read_topics)

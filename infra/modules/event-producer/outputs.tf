@@ -20,5 +20,5 @@ output "route_keys" {
 
 output "region" {
   description = "Region the producer runs in (AWS_REGION is provided by the Lambda runtime)."
-  value       = data.aws_region.current.name
+  value       = data.aws_region.current.region
 }

@@ -1,7 +1,7 @@
 data "aws_region" "current" {}
 
 locals {
-  region    = data.aws_region.current.name
+  region    = data.aws_region.current.region
   alarm_arn = [aws_sns_topic.this.arn]
   # Sum of lag over the watched topics, as metric-math queries.
   lag_queries = { for i, t in var.consumer.topics : "t${i}" => t }

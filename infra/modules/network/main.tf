@@ -97,7 +97,7 @@ resource "aws_iam_role_policy" "this" {
 
 resource "aws_vpc_endpoint" "s3" {
   vpc_id            = aws_vpc.this.id
-  service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
+  service_name      = "com.amazonaws.${data.aws_region.current.region}.s3"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = [aws_route_table.this.id]
   tags              = merge(var.tags, { Name = "${var.name}-s3" })
@@ -123,7 +123,7 @@ resource "aws_vpc_endpoint" "interface" {
   for_each = var.interface_endpoints
 
   vpc_id              = aws_vpc.this.id
-  service_name        = "com.amazonaws.${data.aws_region.current.name}.${each.key}"
+  service_name        = "com.amazonaws.${data.aws_region.current.region}.${each.key}"
   vpc_endpoint_type   = "Interface"
   private_dns_enabled = true
   subnet_ids          = slice([for az in local.azs : aws_subnet.this[az].id], 0, min(var.endpoint_subnet_count, length(local.azs)))
