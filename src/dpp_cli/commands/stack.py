@@ -114,7 +114,7 @@ def up(
             or (
                 _http_ok(f"{producer_url}/healthz")
                 and _http_ok(f"http://127.0.0.1:{metrics_port}/metrics")
-            and _http_ok(f"http://127.0.0.1:{ops_port}/healthz")
+                and _http_ok(f"http://127.0.0.1:{ops_port}/healthz")
             )
         ),
         READY_TIMEOUT_S,
