@@ -49,8 +49,8 @@ class _Connection:
         return await _read_response(self.reader)
 
 
-def _request_bytes(path: str, host: str, headers: list[str], body: bytes) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+def _request_bytes(method: str, path: str, host: str, headers: list[str], body: bytes) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
     lines += headers
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
@@ -64,6 +64,7 @@ async def run(
     body: bytes,
     headers: list[str],
     fresh_ids: bool,
+    method: str = "POST",
 ) -> dict[str, Any]:
     parts = urlsplit(url)
     host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path or "/"
@@ -89,7 +90,7 @@ async def run(
             payload_body = json.dumps({**document, "id": event_id}).encode()
         try:
             status, _response = await connection.request(
-                _request_bytes(path, f"{host}:{port}", headers, payload_body)
+                _request_bytes(method, path, f"{host}:{port}", headers, payload_body)
             )
         except (OSError, asyncio.IncompleteReadError, ValueError) as error:
             errors.append(type(error).__name__)
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--body-file", type=Path, required=True)
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--fresh-ids", action="store_true")
+    parser.add_argument("--method", default="POST", help="GET sends no body")
     args = parser.parse_args(argv)
     result = asyncio.run(
         run(
@@ -140,9 +142,10 @@ def main(argv: list[str] | None = None) -> None:
             rate=args.rate,
             duration_s=args.duration,
             connections=args.connections,
-            body=args.body_file.read_bytes(),
+            body=b"" if args.method == "GET" else args.body_file.read_bytes(),
             headers=args.header,
             fresh_ids=args.fresh_ids,
+            method=args.method,
         )
     )
     json.dump(result, sys.stdout)
