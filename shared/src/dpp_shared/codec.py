@@ -82,6 +82,16 @@ def encode(
 
 def header_map(headers: RecordHeaders) -> dict[str, str]:
     """Headers as text; the last value wins for repeated names, undecodable ones are reported."""
+    if type(headers) is list:
+        # A consumed record's usual (str, bytes) pairs in one pass; anything unusual (text or
+        # memoryview values, undecodable bytes, non-text names) takes the checked path below.
+        try:
+            fast = {name: raw.decode("utf-8") for name, raw in headers if raw is not None}
+        except (AttributeError, UnicodeDecodeError):
+            pass
+        else:
+            if all(type(name) is str for name in fast):
+                return fast
     pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
     result: dict[str, str] = {}
     for name, raw in pairs:
@@ -149,7 +159,12 @@ def _media_type(content_type: str) -> str:
 def _json_object(value: bytes, event_type_name: str | None) -> dict[str, Any]:
     try:
         # NaN and Infinity are not JSON (RFC 8259); Python would otherwise accept them.
-        data: Any = json.loads(value, parse_constant=_reject_constant)
+        data: Any = (
+            # What json.loads does with bytes, with a decoder built once rather than per call.
+            _JSON_DECODER.decode(value.decode(json.detect_encoding(value), "surrogatepass"))
+            if isinstance(value, bytes)
+            else json.loads(value, parse_constant=_reject_constant)
+        )
     except (ValueError, RecursionError) as error:
         # ValueError covers bad UTF-8, bad JSON and oversized integers; RecursionError deep nesting.
         reason = f"value is not JSON: {str(error)[:200]}"
@@ -161,6 +176,9 @@ def _json_object(value: bytes, event_type_name: str | None) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
+
+
+_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _validated(
