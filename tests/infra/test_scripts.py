@@ -62,6 +62,8 @@ elif tool == "aws":
         print("token")
     elif args[:2] == ["sts", "get-caller-identity"]:
         print("123456789012 arn:aws:iam::123456789012:user/ci AIDEXAMPLE")
+elif tool == "docker" and "--password-stdin" in args:
+    sys.stdin.read()  # like docker login: drain the pipe so the writer never sees EPIPE
 elif tool == "uv" and "package" in args:
     Path("dist").mkdir(exist_ok=True)
     Path("dist/producer-lambda.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
