@@ -58,3 +58,21 @@ def test_new_id_is_canonical_text() -> None:
     text = new_id()
     assert str(uuid.UUID(text)) == text
     assert len(text) == 36
+
+
+def test_forked_children_do_not_repeat_the_parents_random_bits() -> None:
+    import os
+
+    from dpp_shared.ids import uuid7
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report the random tail of its next id, then leave at once
+        os.write(write_end, str(uuid7().int & ((1 << 62) - 1)).encode())
+        os._exit(0)
+    os.close(write_end)
+    parent_tail = uuid7().int & ((1 << 62) - 1)
+    child_tail = int(os.read(read_end, 64).decode())
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert child_tail != parent_tail
