@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import Any
 
-from sqlalchemy import CursorResult, Engine, Row, delete, select
+from sqlalchemy import CursorResult, Row, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dpp_shared.store.clock import utc_now as _utc_now
-from dpp_shared.store.engine import WRITE_OPTION, create_store_engine, translate_unavailable
-from dpp_shared.store.migration import upgrade_to_head
+from dpp_shared.store.database import StoreDatabase
+from dpp_shared.store.engine import translate_unavailable
 from dpp_shared.store.schema import idempotency_table
 
 _KEYS = idempotency_table.c
@@ -44,42 +42,11 @@ class IdempotencyRecord:
         )
 
 
-class IdempotencyStore:
+class IdempotencyStore(StoreDatabase):
     """Stored answers keyed by (Idempotency-Key, principal), in the same database as the jobs.
 
     The caller compares request_hash: same hash, replay the answer; another hash, 409.
     """
-
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utc_now) -> None:
-        self.engine = engine
-        self._now = clock  # injectable so tests can move time instead of sleeping
-        self._writer = engine.execution_options(**{WRITE_OPTION: True})
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        pool_size: int = 2,
-        max_overflow: int = 3,
-        clock: Callable[[], datetime] = _utc_now,
-    ) -> Self:
-        """A store over DATABASE_URL; connects lazily, on the first call that needs it."""
-        engine = create_store_engine(url, pool_size=pool_size, max_overflow=max_overflow)
-        return cls(engine, clock=clock)
-
-    def migrate(self) -> None:
-        """Create or upgrade the schema (shared with the job store); idempotent."""
-        upgrade_to_head(self.engine)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     def get(self, key: str, principal: str) -> IdempotencyRecord | None:
         """The unexpired answer for this key and principal, if any."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any, Self
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import CursorResult, Engine, select, update
+from sqlalchemy import CursorResult, select, update
 
 from dpp_shared.store.batches import (
     IN_LIST_CHUNK,
@@ -16,17 +15,16 @@ from dpp_shared.store.batches import (
     start_jobs,
     succeed_jobs,
 )
-from dpp_shared.store.clock import utc_now as _utc_now
-from dpp_shared.store.engine import WRITE_OPTION, create_store_engine, translate_unavailable
+from dpp_shared.store.database import StoreDatabase
+from dpp_shared.store.engine import translate_unavailable
 from dpp_shared.store.errors import JobNotFoundError
-from dpp_shared.store.migration import upgrade_to_head
 from dpp_shared.store.records import RECORD_COLUMNS, JobRecord, JobStart
 from dpp_shared.store.schema import JobStatus, jobs_table
 
 __all__ = ["JobRecord", "JobStart", "JobStore"]
 
 
-class JobStore:
+class JobStore(StoreDatabase):
     """Job records in SQLite (embedded default) or PostgreSQL/Aurora, shared by every worker.
 
     Every terminal transition is guarded in SQL (`WHERE status NOT IN ('succeeded','dead')`),
@@ -34,38 +32,6 @@ class JobStore:
     Connection failures raise StoreUnavailableError; the same store works again once the
     database is back (the pool pre-pings and replaces dead connections).
     """
-
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utc_now) -> None:
-        self.engine = engine
-        self._now = clock  # injectable so tests can move time instead of sleeping
-        self._writer = engine.execution_options(**{WRITE_OPTION: True})
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        pool_size: int = 2,
-        max_overflow: int = 3,
-        clock: Callable[[], datetime] = _utc_now,
-    ) -> Self:
-        """A store over DATABASE_URL; connects lazily, on the first call that needs it."""
-        engine = create_store_engine(url, pool_size=pool_size, max_overflow=max_overflow)
-        return cls(engine, clock=clock)
-
-    def migrate(self) -> None:
-        """Create or upgrade the schema (Alembic upgrade head); idempotent and concurrency-safe."""
-        upgrade_to_head(self.engine)
-
-    def close(self) -> None:
-        """Close pooled connections; the store reconnects if used again."""
-        self.engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     # -- reads -------------------------------------------------------------------------------
 
