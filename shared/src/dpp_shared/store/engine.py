@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -85,10 +86,29 @@ def _configure_sqlite_connection(
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+        _ensure_wal(cursor, busy_timeout_ms / 1000)  # readers never block the writer
         cursor.execute("PRAGMA synchronous = FULL")  # a committed job outcome survives power loss
     finally:
         cursor.close()
+
+
+def _ensure_wal(cursor: sqlite3.Cursor, timeout_s: float) -> None:
+    """Switch the file to WAL once (the mode is stored in the file). Switching needs an
+    exclusive lock and SQLite answers "database is locked" at once, without the busy handler,
+    when another connection opens the file at that moment: retry until the busy timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        mode = cursor.execute("PRAGMA journal_mode").fetchone()
+        if mode is not None and str(mode[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")  # in-memory files answer "memory"
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # contention lasts as long as another connection's first open
+        else:
+            return
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
