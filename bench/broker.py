@@ -23,8 +23,8 @@ def sandbox_broker(bootstrap: str | None = None) -> Iterator[str]:
     if bootstrap:
         yield bootstrap
         return
+    from dpp_cli.ports import free_port
     from dpp_cli.sandbox import KafkaSandbox
-    from dpp_cli.sandbox.broker import free_port
 
     home = Path(tempfile.mkdtemp(prefix="dpp-bench-broker-"))
     sandbox = KafkaSandbox(home, port=free_port(), ephemeral=True, heap="768m")

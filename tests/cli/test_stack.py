@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dpp_cli.sandbox.broker import broker_reachable, free_port
+from dpp_cli.ports import free_port
+from dpp_cli.sandbox.broker import broker_reachable
 from dpp_cli.stack.processes import wait_for
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from dpp_cli.ports import free_port
 from dpp_shared.store import JobStatus, JobStore
 from dpp_shared.topics import RESULTS_TOPIC, TopicNamespace
 from tests.consumer.harness import REPO, produce_echo, read_topic, running_worker, wait_until
@@ -57,12 +57,6 @@ def test_a_worker_joining_mid_stream_takes_partitions_without_loss_or_duplicates
     )
     announced = Counter(json.loads(r.value or b"{}")["job_id"] for r in results)
     assert announced == Counter(ids)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_dpp_consumer_run_processes_jobs_serves_metrics_and_drains_on_sigterm(

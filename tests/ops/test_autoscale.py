@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from dpp_cli.autoscale.supervisor import read_status_file
-from dpp_cli.autoscale.workers import free_port
+from dpp_cli.ports import free_port
 from dpp_shared.store import JobStatus, JobStore
 from dpp_shared.topics import DEAD_LETTER_TOPIC, RESULTS_TOPIC, TopicNamespace
 from tests.ops.support import produce_echo_jobs, read_all, wait_until

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from confluent_kafka import Consumer
 
-from dpp_cli.autoscale.workers import free_port
+from dpp_cli.ports import free_port
 from dpp_shared.store import JobStart, JobStore
 from dpp_shared.topics import DEAD_LETTER_TOPIC, DEMO_TOPIC, TopicNamespace
 from tests.ops.browser import Browser, chromium_binary

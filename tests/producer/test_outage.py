@@ -12,8 +12,8 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 from fastapi.testclient import TestClient
 
+from dpp_cli.ports import free_port
 from dpp_cli.sandbox import KafkaSandbox
-from dpp_cli.sandbox.broker import free_port
 from dpp_producer.app import create_app
 from dpp_shared.settings import KafkaSettings, TopicSettings
 from dpp_shared.topic_admin import apply_topics

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import uvicorn
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from dpp_cli.ports import free_port
 from dpp_producer.app import create_app
 from dpp_producer.auth import mint_token
 from dpp_producer.settings import SANDBOX_JWT_SECRET, ProducerSettings
@@ -37,13 +37,6 @@ DEMO = "demo.echo.requested.v1"
 EMBEDDING = "persona.embedding.requested.v1"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def api_url(kafka_bootstrap: str, topic_namespace: TopicNamespace, tmp_path: Path) -> Iterator[str]:
     """The producer API served by uvicorn on a free loopback port, on this test's topics."""
@@ -55,7 +48,7 @@ def api_url(kafka_bootstrap: str, topic_namespace: TopicNamespace, tmp_path: Pat
         kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
         topics=TopicSettings(topic_prefix=topic_namespace.prefix),
     )
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from dpp_cli.ports import free_port
 from dpp_cli.sandbox.distribution import KAFKA_VERSION, java_executable, kafka_libs
 from dpp_cli.sandbox.errors import SandboxError
 
@@ -59,12 +60,6 @@ class SandboxStatus:
     pid: int | None
     data_dir: str | None
     detail: str
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _port_in_use(port: int) -> bool:
