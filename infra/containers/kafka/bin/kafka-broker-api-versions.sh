@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# kafka-broker-api-versions.sh of the apache/kafka stand-in.
+exec "$(dirname "$0")/kafka-run-class.sh" org.apache.kafka.tools.BrokerApiVersionsCommand "$@"

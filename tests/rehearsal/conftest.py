@@ -1,0 +1,50 @@
+"""Rehearsal fixtures: podman set up for this machine, the stand-in bases and the project images."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.rehearsal.podman import (
+    CONSUMER_IMAGE,
+    PRODUCER_IMAGE,
+    REPO,
+    Podman,
+    PodmanUnavailableError,
+)
+
+
+@pytest.fixture(scope="session")
+def podman() -> Podman:
+    """Podman with this machine's settings; skips (with the reason) where it cannot run.
+
+    Under CI a missing podman is a failure: `./dev test` installs it, so only a machine that
+    has it and still cannot run containers may skip."""
+    try:
+        return Podman.for_this_machine()
+    except PodmanUnavailableError as error:
+        if os.environ.get("CI") and shutil.which("podman") is None:
+            pytest.fail(f"podman is missing although ./dev test installs it: {error}")
+        pytest.skip(f"the container rehearsal cannot run here: {error}")
+
+
+@pytest.fixture(scope="session")
+def base_images(podman: Podman) -> Podman:
+    """The stand-ins for python:3.11-slim-bookworm, apache/kafka and postgres, built once and
+    then reused: build-base-images.sh rebuilds one only when its inputs change."""
+    podman.build_base_images()
+    return podman
+
+
+@pytest.fixture(scope="session")
+def consumer_image(base_images: Podman) -> str:
+    base_images.build(REPO / "consumer" / "Dockerfile", CONSUMER_IMAGE)
+    return CONSUMER_IMAGE
+
+
+@pytest.fixture(scope="session")
+def producer_image(base_images: Podman) -> str:
+    base_images.build(REPO / "producer" / "Dockerfile", PRODUCER_IMAGE)
+    return PRODUCER_IMAGE

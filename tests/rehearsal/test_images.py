@@ -1,0 +1,114 @@
+"""The images as built here: the ECS commands exist in the consumer image, the producer image
+stays lean, the stand-in base looks like the official one, and rebuilds hit the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from dpp_cli.ports import free_port
+from tests.rehearsal.podman import (
+    CONSUMER_IMAGE,
+    PRODUCER_IMAGE,
+    REPO,
+    Podman,
+    wait_until,
+)
+from tests.rehearsal.terraform import consumer_tasks
+
+# Cold, the first test builds every image (a few minutes); pytest-timeout counts fixture setup.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+PYTHON_BASE = "docker.io/library/python:3.11-slim-bookworm"
+
+
+@pytest.mark.parametrize("task", ["worker", "topics"])
+def test_the_consumer_image_runs_the_command_of_each_ecs_task(
+    podman: Podman, consumer_image: str, task: str
+) -> None:
+    """Defect 1: the image had no `dpp`, so neither `dpp consumer run` nor `dpp topics apply`
+    could start ("executable file not found")."""
+    command = consumer_tasks()[task].command
+    result = podman.run(
+        "run", "--rm", "--read-only", "--read-only-tmpfs=false", consumer_image,
+        *command, "--help",
+    )  # fmt: skip
+    assert "Usage: dpp " + " ".join(command[1:]) in " ".join(result.stdout.split())
+
+
+def test_the_producer_image_serves_the_api_without_the_cli_or_the_worker(
+    podman: Podman, producer_image: str
+) -> None:
+    lean = podman.run(
+        "run", "--rm", producer_image, "python", "-c",
+        "import importlib.util as u, shutil; "
+        "print(shutil.which('dpp'), u.find_spec('dpp_consumer'), u.find_spec('dpp_cli'))",
+    )  # fmt: skip
+    assert lean.stdout.split() == ["None", "None", "None"]
+    port = free_port()
+    name = f"dpp-rehearsal-producer-{uuid.uuid4().hex[:8]}"
+    # The image's own CMD on its own port 8080, published on a free loopback port.
+    podman.run(
+        "run", "-d", "--name", name, "--publish", f"127.0.0.1:{port}:8080",
+        "--env", "DPP_ENV=sandbox", producer_image,
+    )  # fmt: skip
+    try:
+
+        def health() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        wait_until(health, 60, "the producer image's /healthz")
+        assert podman.healthy(name), "the image's own HEALTHCHECK fails while /healthz answers"
+    finally:
+        podman.run("rm", "-f", name, check=False)
+
+
+def test_the_stand_in_base_has_the_official_layout_and_this_machines_ca(
+    base_images: Podman,
+) -> None:
+    script = (
+        "import os, sys, shutil, sysconfig, hashlib; "
+        "print(os.path.realpath('/usr/local/bin/python3.11') != '', sys.version_info[:2], "
+        "shutil.which('pip'), os.environ['SSL_CERT_FILE'], "
+        "os.path.exists(sysconfig.get_path('stdlib') + '/EXTERNALLY-MANAGED'), "
+        "hashlib.sha256(open(os.environ['SSL_CERT_FILE'], 'rb').read()).hexdigest())"
+    )
+    result = base_images.run("run", "--rm", PYTHON_BASE, "/usr/local/bin/python3.11", "-c", script)
+    bundle = Path(os.environ.get("DPP_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
+    host_digest = hashlib.sha256(bundle.read_bytes()).hexdigest()
+    assert result.stdout.split() == [
+        "True", "(3,", "11)", "/usr/local/bin/pip", "/etc/ssl/certs/ca-certificates.crt",
+        "False", host_digest,
+    ]  # fmt: skip
+
+
+def test_rebuilding_unchanged_inputs_reuses_every_image(
+    base_images: Podman, consumer_image: str, producer_image: str
+) -> None:
+    images = [
+        PYTHON_BASE,
+        "docker.io/apache/kafka:4.1.1",
+        "localhost/dpp-standin/postgres:15-bookworm",
+        CONSUMER_IMAGE,
+        PRODUCER_IMAGE,
+    ]
+
+    def ids() -> list[str]:
+        return [
+            base_images.run("image", "inspect", "--format", "{{.Id}}", i).stdout for i in images
+        ]
+
+    before = ids()
+    base_images.build_base_images()
+    base_images.build(REPO / "consumer" / "Dockerfile", CONSUMER_IMAGE)
+    base_images.build(REPO / "producer" / "Dockerfile", PRODUCER_IMAGE)
+    assert ids() == before
