@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,46 @@ def test_dockerfiles_exist_and_are_multi_stage_uv_non_root(service: str) -> None
     assert "uv sync" in text or "uv pip" in text or "uv export" in text, "built with uv"
     users = re.findall(r"^USER (\S+)", text, flags=re.MULTILINE)
     assert users and users[-1] not in ("root", "0"), "runs as a non-root user"
+
+
+def _build_stage(dockerfile: Path) -> str:
+    text = dockerfile.read_text()
+    start = text.index("# ---- build stage")
+    return text[start : text.index("# ---- end of the build stage", start)]
+
+
+def test_the_two_dockerfiles_share_one_build_stage() -> None:
+    """Byte for byte, so the producer and consumer builds share its cached layers."""
+    assert _build_stage(ROOT / "producer" / "Dockerfile") == _build_stage(
+        ROOT / "consumer" / "Dockerfile"
+    )
+
+
+def test_the_consumer_image_installs_the_dpp_cli_and_the_producer_image_does_not() -> None:
+    """Defect 1 (issue 13): ECS runs `dpp consumer run` and `dpp topics apply` in this image."""
+
+    def packages(dockerfile: Path) -> list[str]:
+        found = re.search(r'^ARG DPP_PACKAGES="([^"]*)"', dockerfile.read_text(), re.MULTILINE)
+        assert found, f"{dockerfile} declares no DPP_PACKAGES default"
+        return found[1].split()
+
+    root_project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+    assert "dpp" in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert root_project in packages(ROOT / "consumer" / "Dockerfile")
+    assert root_project not in packages(ROOT / "producer" / "Dockerfile")
+
+
+def test_the_compose_producer_accepts_what_the_token_command_signs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`dpp producer token` and `dpp demo` on the host sign with JWT_SECRET, else the sandbox
+    secret; the compose producer must verify with that same secret."""
+    from dpp_producer.jwt_secret import jwt_secret
+    from dpp_producer.settings import ProducerSettings
+
+    for name in ("JWT_SECRET", "JWT_SECRET_ARN", "DPP_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    signer = jwt_secret(ProducerSettings())
+    for name, value in SERVICES["producer"]["environment"].items():
+        monkeypatch.setenv(name, str(value))
+    assert jwt_secret(ProducerSettings()) == signer
