@@ -27,8 +27,8 @@ from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.settings import worker_settings
 from dpp_consumer.worker import Worker
 from dpp_shared.settings import aws_settings, kafka_settings, topic_settings
-from dpp_shared.store import JobRecord, JobStart, JobStatus, JobStore
 from dpp_shared.topics import TopicNamespace
+from dpp_store import JobRecord, JobStart, JobStatus, JobStore
 
 
 class NullJobStore:

@@ -25,8 +25,8 @@ from dpp_shared.codec import encode
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.events import REGISTRY
 from dpp_shared.settings import AwsSettings, KafkaSettings
-from dpp_shared.store import JobStore
 from dpp_shared.topics import TopicNamespace
+from dpp_store import JobStore
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from confluent_kafka import Consumer
 
-from dpp_cli.ports import free_port
-from dpp_shared.store import JobStart, JobStore
+from dpp_ops.ports import free_port
 from dpp_shared.topics import DEAD_LETTER_TOPIC, DEMO_TOPIC, TopicNamespace
+from dpp_store import JobStart, JobStore
 from tests.ops.browser import Browser, chromium_binary
 from tests.ops.support import produce_plain, wait_until
 
@@ -73,7 +73,7 @@ def ops_url(
     }
     topic = topic_namespace.physical(DEMO_TOPIC)
     command = [
-        sys.executable, "-m", "dpp_cli.ops", "--port", str(port), "--interval", "1.5",
+        sys.executable, "-m", "dpp_ops.page", "--port", str(port), "--interval", "1.5",
         "--group", group, "--topic", topic,
     ]  # fmt: skip
     log = tmp_path / "ops.log"
@@ -119,7 +119,7 @@ def assert_page_matches(dom: dict[str, Any], api: dict[str, Any]) -> None:
     assert {p["partition"]: p["lag"] for p in dom["partitions"]} == {
         p["partition"]: str(p["lag"]) for p in group["partitions"]
     }
-    assert dom["dead"] == [d["event_id"] for d in api["dead_letters"]["recent"]]
+    assert dom["dead"] == [d["job_id"] for d in api["dead_letters"]["recent"]]
     succeeded = sum(b["succeeded"] for b in api["throughput"]["buckets"])
     assert dom["throughput"] == str(succeeded)
 

@@ -12,19 +12,20 @@ from pydantic import ValidationError
 from dpp_consumer.errors import JobError
 from dpp_shared.codec import Headers
 from dpp_shared.errors import DppError, EventDecodeError
+from dpp_shared.headers import (  # the worker writes them; dpp_ops reads them
+    ATTEMPT,
+    ERROR,
+    ERROR_TYPE,
+    FAILED_AT,
+    HEADER_PREFIX,
+    NOT_BEFORE,
+    ORIGINAL_OFFSET,
+    ORIGINAL_PARTITION,
+    ORIGINAL_TOPIC,
+    RETRIABLE,
+)
 from dpp_shared.topics import DEAD_LETTER_TOPIC, TopicNamespace, retry_topic_name
 
-HEADER_PREFIX = "dpp-"
-ERROR = "dpp-error"
-ERROR_TYPE = "dpp-error-type"
-RETRIABLE = "dpp-retriable"
-ATTEMPT = "dpp-attempt"
-ORIGINAL_TOPIC = "dpp-original-topic"
-ORIGINAL_PARTITION = "dpp-original-partition"
-ORIGINAL_OFFSET = "dpp-original-offset"
-FAILED_AT = "dpp-failed-at"
-NOT_BEFORE = "dpp-not-before"
-REPLAY_OF = "dpp-replay-of"
 MAX_ERROR_CHARS = 2_000
 
 

@@ -19,10 +19,12 @@ from dpp_consumer.lifecycle import completed_record, failed_record
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.records import ConsumedRecord
 from dpp_consumer.retry import Delivery, Failure, RetryPolicy
+from dpp_shared import headers as hdr
 from dpp_shared.codec import DecodedEvent, KafkaRecord, decode
 from dpp_shared.errors import EventDecodeError
 from dpp_shared.events import REGISTRY, EventRegistry
-from dpp_shared.store import (
+from dpp_shared.topics import TopicNamespace
+from dpp_store import (
     JobRecord,
     JobStart,
     JobStatus,
@@ -30,7 +32,6 @@ from dpp_shared.store import (
     StoreError,
     StoreUnavailableError,
 )
-from dpp_shared.topics import TopicNamespace
 
 _T = TypeVar("_T")
 STORE_RETRY_MAX_S = 5.0
@@ -86,7 +87,7 @@ class _Success:
 
 def dpp_headers(record: ConsumedRecord) -> dict[str, str]:
     """The record's `dpp-*` and `ce_*` headers as text."""
-    return record.text_headers(retry.HEADER_PREFIX, "ce_")
+    return record.text_headers(hdr.HEADER_PREFIX, "ce_")
 
 
 def _start(job: _Job) -> JobStart:

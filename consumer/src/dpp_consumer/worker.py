@@ -25,8 +25,8 @@ from dpp_consumer.settings import WorkerSettings
 from dpp_shared.codec import KafkaRecord
 from dpp_shared.kafka_config import consumer_config, producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings
-from dpp_shared.store import JobStore
 from dpp_shared.topics import TopicNamespace
+from dpp_store import JobStore
 
 POLL_TIMEOUT_S = 0.05
 
