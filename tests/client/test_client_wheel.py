@@ -22,7 +22,8 @@ import json, sys
 from dpp_client import EventsClient, RetryPolicy
 client = EventsClient(sys.argv[1], sys.argv[2], source="urn:dpp:lambda:wheel-test",
                       policy=RetryPolicy(total_timeout_s=60, attempt_timeout_s=30))
-result = client.publish("demo.echo.requested.v1", {"session_id": "s-wheel", "message": "from a clean venv"})
+payload = {"session_id": "s-wheel", "message": "from a clean venv"}
+result = client.publish("demo.echo.requested.v1", payload)
 third_party = sorted(
     root for root in {name.split(".")[0] for name in sys.modules}
     if root not in sys.stdlib_module_names and not root.startswith("_") and root != "dpp_client"

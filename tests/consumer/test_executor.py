@@ -12,7 +12,7 @@ from dpp_consumer.executor import Completion, Executor
 from dpp_consumer.jobs.echo import EchoResult
 from dpp_consumer.jobs.registry import JobRegistry
 from dpp_consumer.records import ConsumedRecord
-from dpp_consumer.runner import Outcome, Unit
+from dpp_consumer.units import Outcome, Unit
 from dpp_shared import headers as hdr
 
 ECHO, INDEX = "demo.echo.requested.v1", "persona.index.rebuild.requested.v1"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
 from dpp_consumer.offsets import PartitionKey
 from dpp_consumer.records import ConsumedRecord
-from dpp_consumer.runner import Outcome, Unit
+from dpp_consumer.units import Outcome, Unit
 from dpp_shared import headers as hdr
 
 RunUnit = Callable[[Unit], list[Outcome]]

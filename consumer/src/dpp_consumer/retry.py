@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
@@ -80,6 +80,10 @@ class Delivery:
             original_offset=original_offset,
             not_before=not_before,
         )
+
+    def at_attempt(self, attempt: int) -> Delivery:
+        """The same original record, counted as ``attempt`` and due now."""
+        return replace(self, attempt=attempt, not_before=None)
 
 
 @dataclass(frozen=True)
