@@ -56,7 +56,7 @@ module "database" {
   name                = "${local.name}-db"
   subnet_ids          = module.network.private_subnet_ids
   security_group_ids  = [module.network.security_group_ids.database]
-  capacity            = { min_acu = var.database.min_acu, max_acu = var.database.max_acu }
+  capacity            = { min_acu = var.database.min_acu, max_acu = var.database.max_acu, seconds_until_auto_pause = var.database.pause_after_seconds }
   rds_proxy           = { enabled = var.database.rds_proxy }
   deletion_protection = false
   skip_final_snapshot = true
