@@ -13,6 +13,13 @@ from dpp_cli.cost.terraform import UNKNOWN
 DAYS_PER_MONTH: float = 730 / 24
 
 
+def topic_partitions() -> int:
+    """Partitions `dpp topics apply` creates (MSK Serverless bills each partition-hour)."""
+    from dpp_shared.topics import declared_topics  # noqa: PLC0415
+
+    return sum(topic.partitions for topic in declared_topics())
+
+
 @dataclass(frozen=True)
 class Workload:
     """The load the estimate states; every number here is an assumption, printed in the report."""
@@ -390,7 +397,7 @@ def _msk(i: Instance, c: Context) -> list[Quantity]:
 
 
 def _msk_serverless(i: Instance, c: Context) -> list[Quantity]:
-    partitions = 26  # 3 worker topics x 6 + results 6 + retries/dead letter at 1 (dpp topics apply)
+    partitions = topic_partitions()
     gb = c.load.events_per_month * 2 / 1024 / 1024
     return [
         ("cluster", "msk_serverless_cluster_hour", c.hours, c.hours, ""),

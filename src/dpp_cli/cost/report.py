@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dpp_cli.cost.model import Estimate, Line, Workload
+from dpp_cli.cost.model import Estimate, Line, Workload, topic_partitions
 from dpp_cli.cost.pricing import PriceBook
 
 GUIDE_PHASE1_USD = 21.0
@@ -77,9 +77,9 @@ def render(estimates: list[Estimate], book: PriceBook, load: Workload) -> str:
             f"~{_usd(GUIDE_PHASE1_USD)} (S3 + CloudFront ~$5, Lambda ~$3, Aurora Serverless v2 "
             f"~$10, API Gateway ~$3); it {verdict} the goal of {_usd(GOAL_PHASE1_DEV_IDLE_USD)}. "
             f"The guide prices usage; this page adds what the guide leaves out (the Secrets "
-            f"Manager "
-            f"endpoint of a NAT-less VPC, two secrets, the dashboard, alarms and the budget) and "
-            f"removes the guide's always-on database (Aurora pauses at 0 ACU).",
+            f"Manager endpoint of a NAT-less VPC, two secrets, dashboards, alarms, CloudFront "
+            f"and S3 metrics and the budget) and bills no Aurora capacity while the cluster is "
+            f"paused at 0 ACU.",
         ]
     out += _msk_tradeoff(book)
     for est in estimates:
@@ -121,7 +121,8 @@ def _msk_tradeoff(book: PriceBook) -> list[str]:
         + 2 * 10 * book.prices["msk_storage_gb_month"].usd
     )
     serverless = book.prices["msk_serverless_cluster_hour"].usd * hours
-    partitions = 26 * book.prices["msk_serverless_partition_hour"].usd * hours
+    count = topic_partitions()
+    partitions = count * book.prices["msk_serverless_partition_hour"].usd * hours
     return [
         "",
         "## MSK: the cheapest shape that keeps IAM",
@@ -133,7 +134,8 @@ def _msk_tradeoff(book: PriceBook) -> list[str]:
         "and needs two AZs. Trade-offs: t3 brokers run on CPU credits (fine for dev traffic, not "
         "for sustained load), partitions per broker are capped low, storage is provisioned.",
         f"* **MSK Serverless**: {_usd(serverless)} a month for the cluster-hour alone, plus "
-        f"{_usd(partitions)} for the 26 partitions `dpp topics apply` creates, plus data in/out. "
+        f"{_usd(partitions)} for the {count} partitions `dpp topics apply` creates, plus data "
+        "in/out. "
         "IAM is its only authentication. It has no broker sizing, patching or storage to manage "
         "and scales without a resize, so it pays off only when provisioned would need several "
         "larger brokers - never for dev.",
