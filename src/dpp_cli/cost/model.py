@@ -330,9 +330,10 @@ def _bucket_metric(i: Instance, c: Context) -> list[Quantity]:
         (
             "16 request metrics",
             "cloudwatch_metric_month",
+            0,
             16,
-            16,
-            "S3 request metrics are billed as CloudWatch metrics; counted for the whole month",
+            "billed as CloudWatch metrics only for the hours requests publish them: none at "
+            "idle, all 16 for the whole month under load",
         )
     ]
 

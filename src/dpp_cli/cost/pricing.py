@@ -19,6 +19,7 @@ class Price:
     unit: str
     page: str
     source: str
+    checked: str = ""  # how the value was verified when it was last edited
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,14 @@ def load_price_book(path: Path) -> PriceBook:
             raise PriceBookError(f"{path}: price {key} lacks {sorted(missing)}")
         if not str(entry["source"]).startswith("https://aws.amazon.com/"):
             raise PriceBookError(f"{path}: price {key} must cite an aws.amazon.com pricing page")
-        prices[key] = Price(key, float(entry["usd"]), entry["unit"], entry["page"], entry["source"])
+        prices[key] = Price(
+            key,
+            float(entry["usd"]),
+            entry["unit"],
+            entry["page"],
+            entry["source"],
+            entry.get("checked", ""),
+        )
     return PriceBook(
         region=raw["region"],
         as_of=raw["as_of"],

@@ -110,6 +110,18 @@ def render(estimates: list[Estimate], book: PriceBook, load: Workload) -> str:
         "",
         *[f"* {tier}" for tier in book.free_tiers],
         "",
+        "## Price book",
+        "",
+        f"`infra/pricing/{book.region}.json`, as of {book.as_of}: each price, its page and how it "
+        "was checked when last edited.",
+        "",
+        "| key | price | unit | page | checked |",
+        "| --- | ---: | --- | --- | --- |",
+        *[
+            f"| `{p.key}` | ${p.usd:.10g} | {p.unit} | [{p.page}]({p.source}) | {p.checked} |"
+            for p in sorted(book.prices.values(), key=lambda price: price.key)
+        ],
+        "",
     ]
     return "\n".join(out)
 
