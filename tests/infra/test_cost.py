@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dpp_cli.cost import PriceBookError, Workload, estimate_environment, load_price_book, render
+from dpp_cli.cost import (
+    PriceBookError,
+    Workload,
+    estimate_environment,
+    load_environment,
+    load_price_book,
+    render,
+)
 from dpp_cli.main import app
 from tests.infra.toolchain import ENVIRONMENTS, INFRA, REPO_ROOT
 
@@ -167,3 +174,39 @@ def test_check_mode_detects_a_stale_report(tmp_path: Path) -> None:
     assert code == 0
     code, output = run_cost("--infra", str(INFRA), "--check", "--write", str(stale))
     assert code == 0, output
+
+
+def test_counts_follow_module_outputs_data_sources_and_defaults() -> None:
+    """Counts come from the configuration, through module outputs and optional() defaults."""
+
+    def count(env: str, rtype: str) -> int:
+        return sum(1 for i in load_environment(ENVIRONMENTS / env) if i.rtype == rtype)
+
+    # Subnets: for_each over the first two AZs of a data source; brokers: length of a module output.
+    assert count("dev", "aws_subnet") == count("prod", "aws_subnet") == 2
+    assert (
+        count("dev", "aws_rds_cluster_instance"),
+        count("prod", "aws_rds_cluster_instance"),
+    ) == (
+        1,
+        2,
+    )
+    assert count("dev", "aws_db_proxy") == count("prod", "aws_db_proxy") == 0
+    book = load_price_book(BOOK_PATH)
+    dev = estimate_environment(ENVIRONMENTS / "dev", book)
+    prod = estimate_environment(ENVIRONMENTS / "prod", book)
+    assert any(line.item == "2 x kafka.t3.small" for line in dev.lines)
+    assert any(line.item == "2 x kafka.m7g.large" for line in prod.lines)
+    endpoint_items = {line.item for line in dev.lines if line.rtype == "aws_vpc_endpoint"}
+    assert "secretsmanager endpoint x 1 AZ" in endpoint_items
+    assert any(
+        line.item == "secretsmanager endpoint x 2 AZ"
+        for line in prod.lines
+        if line.rtype == "aws_vpc_endpoint"
+    )
+
+
+def test_report_goes_to_stdout_without_write() -> None:
+    code, output = run_cost("--infra", str(INFRA), "--env", "dev")
+    assert code == 0, output
+    assert output.startswith("# Cost model") and "## dev" in output and "## prod" not in output
