@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from typing import Any
 
 import pytest
 
 from dpp_cli.cost import estimate_environment, load_price_book
-from tests.infra.toolchain import ENVIRONMENTS, INFRA
+from tests.infra.toolchain import ENVIRONMENTS, INFRA, REPO_ROOT, require_tool, tool_env
 
 hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is a dev dependency of the infra tests")
 
@@ -127,3 +129,37 @@ def test_prod_estimate_is_within_its_budget() -> None:
     assert est.unpriced == []
     total_load = est.total(1, "load") + est.total(2, "load")
     assert total_load < variables(PROD)["monthly_budget_usd"]["default"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_offline_checkers_pass_on_each_environment_alone(env: str) -> None:
+    """The recursive runs in test_offline_checks cover both; this names prod explicitly."""
+    tflint = require_tool("tflint")
+    checkov = require_tool("checkov")
+    env_dir = ENVIRONMENTS / env
+    result = subprocess.run(
+        [tflint, f"--chdir={env_dir}", f"--config={INFRA / '.tflint.hcl'}", "--format=compact"],
+        cwd=REPO_ROOT,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    checkov_args = ["-d", str(env_dir), "--framework", "terraform", "--quiet", "--skip-download"]
+    result = subprocess.run(
+        [checkov, *checkov_args, "--output", "json"],
+        cwd=REPO_ROOT,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    failed = [c["check_id"] for r in reports for c in r.get("results", {}).get("failed_checks", [])]
+    passed = sum(r["summary"]["passed"] for r in reports)
+    assert not failed, failed
+    assert passed > 50, "checkov did not evaluate the environment's modules"
