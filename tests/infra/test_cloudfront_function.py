@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import subprocess
 
 import pytest
 
-from tests.infra.toolchain import MODULES
+from tests.infra.toolchain import MODULES, find_tool
 
 WEBSITE = MODULES / "s3-static-website"
 FUNCTION = WEBSITE / "functions" / "deep-links.js"
@@ -65,9 +65,12 @@ CASES = {
 
 
 def run_function(paths: list[str]) -> list[dict[str, object]]:
-    node = shutil.which("node")
+    node = find_tool("node")
     if node is None:
-        pytest.skip("node is not installed (apt-get install nodejs)")
+        message = "node is not installed: ./dev test installs it (apt-get install nodejs)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     result = subprocess.run(
         [node, "-e", HARNESS, str(FUNCTION)],
         input=json.dumps(paths),
