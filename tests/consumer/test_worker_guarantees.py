@@ -22,9 +22,9 @@ from tests.consumer.harness import (
     produce_echo,
     read_topic,
     running_worker,
-    wait_until,
 )
 from tests.consumer.scripted_jobs import ECHO, scripted_jobs
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

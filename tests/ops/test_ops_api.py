@@ -18,7 +18,8 @@ from dpp_ops.page import OpsService, OpsSettings, create_app
 from dpp_shared.topics import DEAD_LETTER_TOPIC, DEMO_TOPIC, TopicNamespace
 from dpp_store import JobStart, JobStore
 from dpp_store.engine import create_store_engine
-from tests.ops.support import commit_offsets, produce_plain, wait_until
+from tests.ops.support import commit_offsets, produce_plain
+from tests.waiting import wait_until
 
 SECRET = "ops-test-secret-that-is-long-enough-0123456789"
 

@@ -20,7 +20,8 @@ from dpp_ops.ports import free_port
 from dpp_shared.topics import DEAD_LETTER_TOPIC, DEMO_TOPIC, TopicNamespace
 from dpp_store import JobStart, JobStore
 from tests.ops.browser import Browser, chromium_binary
-from tests.ops.support import produce_plain, wait_until
+from tests.ops.support import produce_plain
+from tests.waiting import wait_until
 
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "ops-page.png"
 
@@ -73,8 +74,8 @@ def ops_url(
     }
     topic = topic_namespace.physical(DEMO_TOPIC)
     command = [
-        sys.executable, "-m", "dpp_ops.page", "--port", str(port), "--interval", "1.5",
-        "--group", group, "--topic", topic,
+        sys.executable, "-m", "dpp_cli.main", "ops", "serve",
+        "--port", str(port), "--interval", "1.5", "--group", group, "--topic", topic,
     ]  # fmt: skip
     log = tmp_path / "ops.log"
     with log.open("wb") as sink:

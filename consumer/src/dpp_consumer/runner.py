@@ -20,6 +20,7 @@ from dpp_consumer.dispatch import Job, Undispatchable, dispatch
 from dpp_consumer.errors import ConsumerError
 from dpp_consumer.handler_call import HandlerCall, Success
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
+from dpp_consumer.lifecycle import completed_record, failed_record
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.outcomes import OutcomeRecords
 from dpp_consumer.retry import Delivery, Failure
@@ -143,7 +144,7 @@ class JobRunner:
                 outcomes.append(Outcome.done(job.message))
                 continue
             self.metrics.job(job.spec.job_type).processed.inc()
-            announcement = self.records.completed(
+            announcement = completed_record(
                 job_id=job_id,
                 job_type=job.spec.job_type,
                 event_type=job.spec.event_type.name,
@@ -152,6 +153,7 @@ class JobRunner:
                 completed_at=now,
                 result=success.result,
                 started_by=job.event.envelope,
+                namespace=self.records.namespace,
             )
             outcomes.append(Outcome.done(job.message, announcement))
         return outcomes
@@ -172,7 +174,7 @@ class JobRunner:
             self.metrics.job(spec.job_type).retried.inc()
             return Outcome.done(job.message, forwarded)
         self.metrics.job(spec.job_type).dead_lettered.inc()
-        announcement = self.records.failed(
+        announcement = failed_record(
             job_id=job.job_id,
             job_type=spec.job_type,
             event_type=spec.event_type.name,
@@ -181,6 +183,7 @@ class JobRunner:
             error=failure.message,
             failed_at=datetime.now(UTC),
             started_by=job.event.envelope,
+            namespace=self.records.namespace,
         )
         return Outcome.done(job.message, forwarded, announcement)
 
@@ -196,7 +199,7 @@ class JobRunner:
         if record.status is JobStatus.SUCCEEDED:
             started, finished = record.started_at, record.finished_at
             duration_ms = (finished - started).total_seconds() * 1e3 if started and finished else 0
-            announcement = self.records.completed(
+            announcement = completed_record(
                 job_id=record.id,
                 job_type=record.job_type,
                 event_type=record.event_type,
@@ -205,6 +208,7 @@ class JobRunner:
                 completed_at=finished or now,
                 result=record.result or {},
                 started_by=job.event.envelope,
+                namespace=self.records.namespace,
             )
             return Outcome.done(job.message, announcement)
         error_type, _, message = (record.error or "Error: unknown").partition(": ")
@@ -212,7 +216,7 @@ class JobRunner:
         _route, forwarded = self.records.forward(
             job.message, job.delivery.at_attempt(max(record.attempts, 1)), failure
         )
-        announcement = self.records.failed(
+        announcement = failed_record(
             job_id=record.id,
             job_type=record.job_type,
             event_type=record.event_type,
@@ -221,6 +225,7 @@ class JobRunner:
             error=message,
             failed_at=record.finished_at or now,
             started_by=job.event.envelope,
+            namespace=self.records.namespace,
         )
         return Outcome.done(job.message, forwarded, announcement)
 
@@ -278,7 +283,7 @@ class JobRunner:
         if not self._store_call(lambda: self.store.fail(job_id, error_text, dead=True)):
             return ()
         return (
-            self.records.failed(
+            failed_record(
                 job_id=job_id,
                 job_type=spec.job_type,
                 event_type=spec.event_type.name,
@@ -287,6 +292,7 @@ class JobRunner:
                 error=failure.message,
                 failed_at=datetime.now(UTC),
                 started_by=None,
+                namespace=self.records.namespace,
             ),
         )
 

@@ -8,7 +8,8 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 
 from dpp_ops.lag import GroupLag, LagReader, LagSource
-from tests.ops.lag.scratch import KafkaScratch, wait_until
+from tests.ops.lag.scratch import KafkaScratch
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,7 +33,7 @@ def consume(consumer: Consumer, count: int, timeout: float = 30.0) -> dict[int, 
             seen += 1
         return seen >= count
 
-    wait_until(step, timeout=timeout, interval=0, what=f"{count} records consumed")
+    wait_until(step, timeout_s=timeout, every_s=0, what=f"{count} records consumed")
     return positions
 
 
@@ -89,7 +90,7 @@ def test_lag_seconds_grow_while_group_is_stopped(kafka: KafkaScratch, reader: La
         assert entry.lag_seconds is not None
         return lag if entry.lag_seconds >= start_age + 1.0 else None
 
-    later = wait_until(older, timeout=20, interval=0.2, what="lag seconds to grow").partition(
+    later = wait_until(older, timeout_s=20, every_s=0.2, what="lag seconds to grow").partition(
         topic, 0
     )
     assert later.lag_messages == 3
@@ -239,7 +240,7 @@ def test_compacted_offsets_at_the_position_are_not_pending(
         msg = probe.poll(1.0)
         return msg is not None and msg.error() is None and (msg.offset() or 0) > 0
 
-    wait_until(compacted, timeout=90, interval=0.5, what="log cleaner to compact offset 0")
+    wait_until(compacted, timeout_s=90, every_s=0.5, what="log cleaner to compact offset 0")
     kafka.close(probe)
 
     entry = reader.read_group(group, [topic]).partition(topic, 0)
@@ -277,7 +278,7 @@ def test_rebalancing_group_is_reported_with_unchanged_lag(
         lag = reader.read_group(group, [topic])
         return lag if lag.rebalancing else None
 
-    lag = wait_until(rebalancing, timeout=30, interval=0, what="group to be rebalancing")
+    lag = wait_until(rebalancing, timeout_s=30, every_s=0, what="group to be rebalancing")
     assert lag.total_lag == 4 + 3
     assert {p.committed_offset for p in lag.partitions} == {1, 2}
 

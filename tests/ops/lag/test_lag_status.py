@@ -14,7 +14,8 @@ from dpp_ops.lag import (
     evaluate_group,
     evaluate_partition,
 )
-from tests.ops.lag.scratch import KafkaScratch, wait_until
+from tests.ops.lag.scratch import KafkaScratch
+from tests.waiting import wait_until
 
 RULES = StatusRules(
     window_s=100, max_observations=10, min_observations=3, stop_after_s=50, stall_after_s=50
@@ -207,16 +208,16 @@ def test_scripted_scenario_against_the_broker(kafka: KafkaScratch, kafka_bootstr
         wait_until(lambda: observe(LagStatus.OK) and len(history.windows(group)[(topic, 0)]) >= 3)
 
         kafka.close(first)
-        wait_until(lambda: observe(LagStatus.WARN, produce=1), interval=0.05, what="WARN")
-        wait_until(lambda: observe(LagStatus.STOP, produce=1), interval=0.05, what="STOP")
+        wait_until(lambda: observe(LagStatus.WARN, produce=1), every_s=0.05, what="WARN")
+        wait_until(lambda: observe(LagStatus.STOP, produce=1), every_s=0.05, what="STOP")
 
         stuck = kafka.consumer(group)
         stuck.subscribe([topic])
-        wait_until(lambda: observe(LagStatus.STALL, member=stuck), interval=0.05, what="STALL")
+        wait_until(lambda: observe(LagStatus.STALL, member=stuck), every_s=0.05, what="STALL")
 
         end = reader.read_group(group, [topic]).partition(topic, 0).end_offset
         drain(stuck, topic, end)
-        wait_until(lambda: observe(LagStatus.OK, member=stuck), interval=0.05, what="OK again")
+        wait_until(lambda: observe(LagStatus.OK, member=stuck), every_s=0.05, what="OK again")
 
     assert partitions == [
         LagStatus.OK,
@@ -236,5 +237,5 @@ def drain(consumer: Consumer, topic: str, end: int) -> None:
         position = consumer.position([TopicPartition(topic, 0)])[0].offset
         return position >= end
 
-    wait_until(step, interval=0, what=f"position {end}")
+    wait_until(step, every_s=0, what=f"position {end}")
     consumer.commit(offsets=[TopicPartition(topic, 0, end)], asynchronous=False)
