@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dpp_cli.ports import free_port
 from dpp_cli.sandbox.broker import broker_reachable
 from dpp_cli.stack.processes import wait_for
+from dpp_ops.ports import free_port
 
 
 @pytest.mark.slow

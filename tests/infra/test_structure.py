@@ -24,6 +24,7 @@ MODULE_NAMES = [
     "event-producer",
     "event-consumer",
     "monitoring",
+    "s3-uploads",
 ]
 DEV = ENVIRONMENTS / "dev"
 NAME_ARGUMENTS = {"name", "function_name", "bucket_name"}

@@ -12,11 +12,11 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 from fastapi.testclient import TestClient
 
-from dpp_cli.ports import free_port
 from dpp_cli.sandbox import KafkaSandbox
+from dpp_ops.ports import free_port
+from dpp_ops.topic_admin import apply_topics
 from dpp_producer.app import create_app
 from dpp_shared.settings import KafkaSettings, TopicSettings
-from dpp_shared.topic_admin import apply_topics
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace, declared_topics
 from tests.producer import factories
 from tests.producer.test_events import assert_problem

@@ -31,6 +31,9 @@ locals {
   retry_topics  = flatten([for t in local.main_topics : [for n in [1, 2, 3] : "${t}.retry.${n}"]])
   dead_letter   = "dpp.dead-letter"
   worker_topics = ["dpp.persona.embedding", "dpp.persona.classification", "dpp.persona.batch"]
+
+  # The backend may touch uploads under this prefix only (s3-uploads grants nothing else).
+  uploads_prefix = "uploads/"
 }
 
 module "network" {
@@ -56,7 +59,7 @@ module "database" {
   name                = "${local.name}-db"
   subnet_ids          = module.network.private_subnet_ids
   security_group_ids  = [module.network.security_group_ids.database]
-  capacity            = { min_acu = var.database.min_acu, max_acu = var.database.max_acu }
+  capacity            = { min_acu = var.database.min_acu, max_acu = var.database.max_acu, seconds_until_auto_pause = var.database.pause_after_seconds }
   rds_proxy           = { enabled = var.database.rds_proxy }
   deletion_protection = false
   skip_final_snapshot = true
@@ -82,12 +85,26 @@ module "backend" {
     database_url   = module.database.database_url
     jwt_secret_arn = module.secrets.secret_arn
     cors_origin    = local.cors_origin
-    extra          = { DATABASE_SECRET_ARN = module.database.master_user_secret_arn }
+    extra = {
+      DATABASE_SECRET_ARN = module.database.master_user_secret_arn
+      UPLOADS_BUCKET      = "${local.name}-uploads"
+      UPLOADS_PREFIX      = local.uploads_prefix
+    }
   }
   secret_arns             = [module.secrets.secret_arn, module.database.master_user_secret_arn]
   vpc_config              = { subnet_ids = module.network.private_subnet_ids, security_group_ids = [module.network.security_group_ids.lambda] }
   provisioned_concurrency = var.backend_provisioned_concurrency
   tags                    = local.tags
+}
+
+module "uploads" {
+  source = "../../modules/s3-uploads"
+
+  bucket_name   = "${local.name}-uploads"
+  access        = { roles = { backend = module.backend.role_name }, prefix = local.uploads_prefix }
+  cors_origins  = distinct([local.cors_origin, "https://${local.site_domain}"])
+  force_destroy = true
+  tags          = local.tags
 }
 
 module "api" {
@@ -183,5 +200,11 @@ module "monitoring" {
   }
   budget       = { monthly_limit_usd = var.monthly_budget_usd, emails = var.alert_emails }
   alarm_emails = var.alert_emails
-  tags         = local.tags
+  cloudfront   = { distribution_id = module.website.distribution_id }
+  # Request metrics (billed) on uploads only; the site bucket is watched through CloudFront.
+  s3_buckets = {
+    website = { name = module.website.bucket_name }
+    uploads = { name = module.uploads.bucket_name, request_metrics = true }
+  }
+  tags = local.tags
 }

@@ -86,6 +86,7 @@ resource "aws_lambda_function" "this" {
   timeout          = var.timeout
   filename         = var.package_path
   source_code_hash = filebase64sha256(var.package_path)
+  publish          = var.provisioned_concurrency > 0
 
   # AWS_REGION is not set here: it is a reserved Lambda variable the runtime always provides.
   environment {
@@ -118,7 +119,7 @@ resource "aws_lambda_function" "this" {
 resource "aws_apigatewayv2_integration" "this" {
   api_id                 = var.api.id
   integration_type       = "AWS_PROXY"
-  integration_uri        = aws_lambda_function.this.invoke_arn
+  integration_uri        = local.invoke_arn
   payload_format_version = "2.0"
   timeout_milliseconds   = var.timeout * 1000
 }
@@ -136,6 +137,7 @@ resource "aws_lambda_permission" "this" {
   statement_id  = "AllowHttpApi"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this.function_name
+  qualifier     = local.qualifier
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${var.api.execution_arn}/*/*"
 }

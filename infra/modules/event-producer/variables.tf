@@ -117,6 +117,17 @@ variable "log_retention_in_days" {
   default     = 30
 }
 
+variable "provisioned_concurrency" {
+  description = "Provisioned concurrent executions on the live alias (warm producers in prod); 0 disables and API Gateway calls $LATEST."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.provisioned_concurrency >= 0 && var.provisioned_concurrency <= 100
+    error_message = "provisioned_concurrency must be between 0 and 100."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to every resource."
   type        = map(string)

@@ -17,7 +17,7 @@ from dpp_shared.settings import AwsSettings, KafkaSettings, TopicSettings
 from dpp_shared.topics import TopicNamespace
 
 if TYPE_CHECKING:
-    from dpp_shared.store import IdempotencyStore, JobStore
+    from dpp_store import IdempotencyStore, JobStore
 
 
 @dataclass
@@ -54,7 +54,7 @@ class ProducerRuntime:
         metrics.watch_queue(publisher.queue_depth)
 
         def idempotency_store() -> IdempotencyStore:
-            from dpp_shared.store import IdempotencyStore  # noqa: PLC0415 - SQLAlchemy is heavy
+            from dpp_store import IdempotencyStore  # noqa: PLC0415 - SQLAlchemy is heavy
 
             return IdempotencyStore.from_url(settings.database_url)
 
@@ -75,7 +75,7 @@ class ProducerRuntime:
         """The consumer's job store, opened (and migrated, which is idempotent) on first use."""
         with self._job_store_lock:
             if self._job_store is None:
-                from dpp_shared.store import JobStore  # noqa: PLC0415 - SQLAlchemy is heavy
+                from dpp_store import JobStore  # noqa: PLC0415 - SQLAlchemy is heavy
 
                 store = JobStore.from_url(self.settings.database_url)
                 store.migrate()

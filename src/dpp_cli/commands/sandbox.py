@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from dpp_cli.console import err, fail, out
-from dpp_cli.paths import sandbox_home
+from dpp_ops.paths import sandbox_home
 
 app = typer.Typer(
     help="Run a real single-node Apache Kafka 4 (KRaft) from Maven Central jars on Java 17.",

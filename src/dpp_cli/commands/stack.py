@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from dpp_cli.console import err, fail, out
-from dpp_cli.paths import dpp_home, sandbox_home
+from dpp_ops.paths import dpp_home, sandbox_home
 
 READY_TIMEOUT_S = 120.0
 
@@ -28,8 +28,8 @@ def _http_ok(url: str) -> bool:
 def _apply_topics(bootstrap: str) -> None:
     from confluent_kafka.admin import AdminClient  # noqa: PLC0415
 
+    from dpp_ops.topic_admin import apply_topics  # noqa: PLC0415
     from dpp_shared.settings import topic_settings  # noqa: PLC0415
-    from dpp_shared.topic_admin import apply_topics  # noqa: PLC0415
     from dpp_shared.topics import TopicNamespace, declared_topics  # noqa: PLC0415
 
     admin = AdminClient({"bootstrap.servers": bootstrap})

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dpp_cli.ports import free_port
 from dpp_cli.sandbox.distribution import KAFKA_VERSION, java_executable, kafka_libs
 from dpp_cli.sandbox.errors import SandboxError
+from dpp_ops.ports import free_port
 
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0

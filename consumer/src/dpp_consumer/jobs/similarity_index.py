@@ -106,7 +106,7 @@ def rebuild_similarity_index(
             should_cancel=lambda: ctx.cancelled or ctx.remaining_s < 0,
             top_k=ctx.payload.top_k,
         )
-    except ml_errors.JobCancelledError as stopped:
+    except ml_errors.BatchCancelledError as stopped:
         ctx.raise_if_cancelled()  # deadline passed: a retriable failure, the checkpoint stays
         raise JobCancelledError(str(stopped)) from stopped
     neighbours = None

@@ -48,7 +48,7 @@ def as_producer_error(error: Exception) -> ProducerError:
             return NotFoundError("no such resource")
         return MalformedRequestError(str(error.detail), headers=dict(error.headers or {}))
     # The store module is imported lazily; if it raised, it is loaded.
-    store_errors = sys.modules.get("dpp_shared.store.errors")
+    store_errors = sys.modules.get("dpp_store.errors")
     if store_errors is not None and isinstance(error, store_errors.StoreUnavailableError):
         return ServiceUnavailableError("the job store is unavailable; retry shortly")
     return ProducerError("an unexpected error occurred; it has been logged")
