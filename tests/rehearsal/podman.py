@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 REPO = Path(__file__).resolve().parents[2]
 CONTAINERS_DIR = REPO / "infra" / "containers"
@@ -20,23 +18,9 @@ CONSUMER_IMAGE = "localhost/dpp-consumer:local"
 PRODUCER_IMAGE = "localhost/dpp-producer:local"
 PODMAN_COMPOSE_VERSION = "1.6.0"
 
-T = TypeVar("T")
-
 
 class PodmanUnavailableError(Exception):
     """Podman cannot run containers on this machine; the message says why."""
-
-
-def wait_until(condition: Callable[[], T], timeout_s: float, what: str) -> T:
-    """Poll `condition` until it returns something truthy; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def podman_compose_executable() -> str | None:

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from dpp_cli.ports import free_port
+from dpp_ops.ports import free_port
 from tests.rehearsal.podman import (
     COMPOSE_FILES,
     PODMAN_COMPOSE_VERSION,
     REPO,
     Podman,
     podman_compose_executable,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -12,14 +12,15 @@ import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from dpp_cli.ports import free_port
-from dpp_shared.topic_admin import delete_topics
+from dpp_ops.ports import free_port
+from dpp_ops.topic_admin import delete_topics
 from dpp_shared.topics import RESULTS_TOPIC, TopicNamespace, declared_topics
 from tests.consumer.harness import produce_echo, read_topic
 from tests.fixtures.database import fresh_postgres_database
 from tests.fixtures.kafka import delete_groups
-from tests.rehearsal.podman import Podman, wait_until
+from tests.rehearsal.podman import Podman
 from tests.rehearsal.terraform import consumer_tasks, declared_consumer_group
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

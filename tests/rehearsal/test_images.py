@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from dpp_cli.ports import free_port
+from dpp_ops.ports import free_port
 from tests.rehearsal.podman import (
     CONSUMER_IMAGE,
     PRODUCER_IMAGE,
     REPO,
     Podman,
-    wait_until,
 )
 from tests.rehearsal.terraform import consumer_tasks
+from tests.waiting import wait_until
 
 # Cold, the first test builds every image (a few minutes); pytest-timeout counts fixture setup.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
