@@ -18,32 +18,43 @@ from dpp_shared.topics import RESULTS_TOPIC, TopicNamespace, declared_topics
 from tests.consumer.harness import produce_echo, read_topic
 from tests.fixtures.database import fresh_postgres_database
 from tests.fixtures.kafka import delete_groups
+from tests.rehearsal.deployment import consumer_tasks, declared_consumer_group
 from tests.rehearsal.podman import Podman
-from tests.rehearsal.terraform import consumer_tasks, declared_consumer_group
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-# Terraform points these at AWS; the rehearsal points them at what runs here. A name Terraform
-# adds without an entry here fails the test, so the rehearsal never runs with less than ECS.
-# KAFKA_SECURITY_MODE: the task says msk-iam; the local broker has no IAM listener (yet).
-# DATABASE_SECRET_ARN: nothing reads it yet (issue 13, defect 6); any ARN-shaped value serves.
+# The deployment points these at AWS; the rehearsal points them at what runs here. A name the
+# deployment adds without an entry here fails the test, so the rehearsal never runs with less
+# than ECS gives. "kafka", "database" and "group" stand for this test's broker, database and the
+# group Terraform names; anything else is used as it is.
 LOCAL_VALUE_OF = {
+    "DPP_ENV": "dev",  # the environment's name, as Terraform sets it: a deployed one
     "KAFKA_BOOTSTRAP_SERVERS": "kafka",
-    "KAFKA_SECURITY_MODE": "plaintext",
+    "KAFKA_SECURITY_MODE": "msk-iam",
     "AWS_REGION": "us-east-1",
-    "KAFKA_CONSUMER_GROUP": "terraform",
+    "KAFKA_CONSUMER_GROUP": "group",
+    "DPP_CONSUMER_GROUP": "group",
     "DATABASE_URL": "database",
+    # Nothing reads it yet (issue 13, defect 6); any ARN-shaped value serves until then.
     "DATABASE_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:rehearsal",
 }
+# The one deliberate difference: the local broker has no MSK IAM listener, so PLAINTEXT.
+LOCAL_OVERRIDES = {"KAFKA_SECURITY_MODE": "plaintext"}
 
 
 def task_environment(task: str, *, kafka: str, database: str) -> dict[str, str]:
-    declared = consumer_tasks()[task].environment
-    unknown = sorted(set(declared) - set(LOCAL_VALUE_OF))
-    assert not unknown, f"Terraform gives the {task} task {unknown}; give them local values"
-    resolved = {"kafka": kafka, "database": database, "terraform": declared_consumer_group()}
-    return {name: resolved.get(LOCAL_VALUE_OF[name], LOCAL_VALUE_OF[name]) for name in declared}
+    declared = consumer_tasks()[task]
+    unknown = sorted(set(declared.environment) - set(LOCAL_VALUE_OF))
+    assert not unknown, f"the deployment gives the {task} task {unknown}; give them local values"
+    for name, value in declared.fixed_values.items():
+        assert LOCAL_VALUE_OF.get(name) == value, f"{name} is {value!r} in the deployment"
+    resolved = {"kafka": kafka, "database": database, "group": declared_consumer_group()}
+    environment = {
+        name: resolved.get(LOCAL_VALUE_OF[name], LOCAL_VALUE_OF[name])
+        for name in declared.environment
+    }
+    return {**environment, **{k: v for k, v in LOCAL_OVERRIDES.items() if k in environment}}
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from dpp_ops.ports import free_port
+from tests.rehearsal.deployment import consumer_tasks
 from tests.rehearsal.podman import (
     CONSUMER_IMAGE,
     PRODUCER_IMAGE,
     REPO,
     Podman,
 )
-from tests.rehearsal.terraform import consumer_tasks
 from tests.waiting import wait_until
 
 # Cold, the first test builds every image (a few minutes); pytest-timeout counts fixture setup.
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 PYTHON_BASE = "docker.io/library/python:3.11-slim-bookworm"
 
 
-@pytest.mark.parametrize("task", ["worker", "topics"])
+@pytest.mark.parametrize("task", sorted(consumer_tasks()))
 def test_the_consumer_image_runs_the_command_of_each_ecs_task(
     podman: Podman, consumer_image: str, task: str
 ) -> None:
