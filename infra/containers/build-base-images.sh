@@ -243,5 +243,12 @@ build_postgres() {
 }
 
 build_python_base
-build_kafka
-build_postgres
+# The two service stand-ins only share the base: build them side by side (apt downloads overlap).
+build_kafka &
+kafka_build=$!
+build_postgres &
+postgres_build=$!
+status=0
+wait "${kafka_build}" || status=$?
+wait "${postgres_build}" || status=$?
+exit "${status}"

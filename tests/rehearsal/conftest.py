@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -39,12 +40,25 @@ def base_images(podman: Podman) -> Podman:
 
 
 @pytest.fixture(scope="session")
-def consumer_image(base_images: Podman) -> str:
-    base_images.build(REPO / "consumer" / "Dockerfile", CONSUMER_IMAGE)
-    return CONSUMER_IMAGE
+def project_images(base_images: Podman) -> dict[str, str]:
+    """Both project images from their Dockerfiles, built side by side; warm, podman's layer
+    cache answers every step."""
+    dockerfiles = {
+        CONSUMER_IMAGE: REPO / "consumer" / "Dockerfile",
+        PRODUCER_IMAGE: REPO / "producer" / "Dockerfile",
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        builds = [pool.submit(base_images.build, path, tag) for tag, path in dockerfiles.items()]
+        for build in builds:
+            build.result()
+    return {"consumer": CONSUMER_IMAGE, "producer": PRODUCER_IMAGE}
 
 
 @pytest.fixture(scope="session")
-def producer_image(base_images: Podman) -> str:
-    base_images.build(REPO / "producer" / "Dockerfile", PRODUCER_IMAGE)
-    return PRODUCER_IMAGE
+def consumer_image(project_images: dict[str, str]) -> str:
+    return project_images["consumer"]
+
+
+@pytest.fixture(scope="session")
+def producer_image(project_images: dict[str, str]) -> str:
+    return project_images["producer"]
