@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -41,16 +40,11 @@ def base_images(podman: Podman) -> Podman:
 
 @pytest.fixture(scope="session")
 def project_images(base_images: Podman) -> dict[str, str]:
-    """Both project images from their Dockerfiles, built side by side; warm, podman's layer
-    cache answers every step."""
-    dockerfiles = {
-        CONSUMER_IMAGE: REPO / "consumer" / "Dockerfile",
-        PRODUCER_IMAGE: REPO / "producer" / "Dockerfile",
-    }
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        builds = [pool.submit(base_images.build, path, tag) for tag, path in dockerfiles.items()]
-        for build in builds:
-            build.result()
+    """Both project images from their Dockerfiles; warm, podman's layer cache answers every
+    step. One after the other: side by side, each would build the shared build stage's layers
+    for itself, and the next run would find the other's and rebuild (a new image id)."""
+    base_images.build(REPO / "consumer" / "Dockerfile", CONSUMER_IMAGE)
+    base_images.build(REPO / "producer" / "Dockerfile", PRODUCER_IMAGE)
     return {"consumer": CONSUMER_IMAGE, "producer": PRODUCER_IMAGE}
 
 
