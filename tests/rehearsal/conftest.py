@@ -13,6 +13,7 @@ from tests.rehearsal.podman import (
     REPO,
     Podman,
     PodmanUnavailableError,
+    SessionBuilds,
 )
 
 
@@ -30,21 +31,43 @@ def podman() -> Podman:
         pytest.skip(f"the container rehearsal cannot run here: {error}")
 
 
+STAND_INS = (
+    "docker.io/library/python:3.11-slim-bookworm",
+    "docker.io/apache/kafka:4.1.1",
+    "localhost/dpp-standin/postgres:15-bookworm",
+)
+
+
 @pytest.fixture(scope="session")
-def base_images(podman: Podman) -> Podman:
+def session_builds() -> SessionBuilds:
+    return SessionBuilds()
+
+
+def _record(podman: Podman, images: tuple[str, ...], into: dict[str, str | None]) -> None:
+    for image in images:
+        into[image] = podman.image_id(image)
+
+
+@pytest.fixture(scope="session")
+def base_images(podman: Podman, session_builds: SessionBuilds) -> Podman:
     """The stand-ins for python:3.11-slim-bookworm, apache/kafka and postgres, built once and
     then reused: build-base-images.sh rebuilds one only when its inputs change."""
+    _record(podman, STAND_INS, session_builds.before)
     podman.build_base_images()
+    _record(podman, STAND_INS, session_builds.after)
     return podman
 
 
 @pytest.fixture(scope="session")
-def project_images(base_images: Podman) -> dict[str, str]:
+def project_images(base_images: Podman, session_builds: SessionBuilds) -> dict[str, str]:
     """Both project images from their Dockerfiles; warm, podman's layer cache answers every
     step. One after the other: side by side, each would build the shared build stage's layers
     for itself, and the next run would find the other's and rebuild (a new image id)."""
+    images = (CONSUMER_IMAGE, PRODUCER_IMAGE)
+    _record(base_images, images, session_builds.before)
     base_images.build(REPO / "consumer" / "Dockerfile", CONSUMER_IMAGE)
     base_images.build(REPO / "producer" / "Dockerfile", PRODUCER_IMAGE)
+    _record(base_images, images, session_builds.after)
     return {"consumer": CONSUMER_IMAGE, "producer": PRODUCER_IMAGE}
 
 

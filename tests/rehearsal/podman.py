@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,6 +17,15 @@ COMPOSE_FILES = (REPO / "docker-compose.yml", CONTAINERS_DIR / "compose.rehearsa
 CONSUMER_IMAGE = "localhost/dpp-consumer:local"
 PRODUCER_IMAGE = "localhost/dpp-producer:local"
 PODMAN_COMPOSE_VERSION = "1.6.0"
+
+
+@dataclass
+class SessionBuilds:
+    """Image ids before and after this session's builds: equal ids mean the build found every
+    input unchanged and reused the cached image; None before means built from nothing."""
+
+    before: dict[str, str | None] = field(default_factory=dict)
+    after: dict[str, str | None] = field(default_factory=dict)
 
 
 class PodmanUnavailableError(Exception):
@@ -107,6 +116,10 @@ class Podman:
             "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container
         ).stdout.split()
         return int(state[1]) if state[0] in {"exited", "stopped"} else None
+
+    def image_id(self, image: str) -> str | None:
+        result = self.run("image", "inspect", "--format", "{{.Id}}", image, check=False)
+        return result.stdout.strip() if result.returncode == 0 else None
 
     def logs(self, container: str) -> str:
         result = self.run("logs", container, check=False)

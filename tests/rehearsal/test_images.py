@@ -13,12 +13,7 @@ import pytest
 
 from dpp_ops.ports import free_port
 from tests.rehearsal.deployment import consumer_tasks
-from tests.rehearsal.podman import (
-    CONSUMER_IMAGE,
-    PRODUCER_IMAGE,
-    REPO,
-    Podman,
-)
+from tests.rehearsal.podman import REPO, Podman, SessionBuilds
 from tests.waiting import wait_until
 
 # Cold, the first test builds every image (a few minutes); pytest-timeout counts fixture setup.
@@ -92,23 +87,18 @@ def test_the_stand_in_base_has_the_official_layout_and_this_machines_ca(
 
 
 def test_rebuilding_unchanged_inputs_reuses_every_image(
-    base_images: Podman, consumer_image: str, producer_image: str
+    base_images: Podman, project_images: dict[str, str], session_builds: SessionBuilds
 ) -> None:
-    images = [
-        PYTHON_BASE,
-        "docker.io/apache/kafka:4.1.1",
-        "localhost/dpp-standin/postgres:15-bookworm",
-        CONSUMER_IMAGE,
-        PRODUCER_IMAGE,
-    ]
-
-    def ids() -> list[str]:
-        return [
-            base_images.run("image", "inspect", "--format", "{{.Id}}", i).stdout for i in images
-        ]
-
-    before = ids()
-    base_images.build_base_images()
-    base_images.build(REPO / "consumer" / "Dockerfile", CONSUMER_IMAGE)
-    base_images.build(REPO / "producer" / "Dockerfile", PRODUCER_IMAGE)
-    assert ids() == before
+    """An image this session's build kept (same id) was answered from the cache; one it built
+    (from nothing, or because an input changed) is built once more and must come out the same."""
+    rebuilt = {
+        image: after
+        for image, after in session_builds.after.items()
+        if session_builds.before[image] != after
+    }
+    if rebuilt:
+        base_images.build_base_images()
+        base_images.build(REPO / "consumer" / "Dockerfile", project_images["consumer"])
+        base_images.build(REPO / "producer" / "Dockerfile", project_images["producer"])
+    assert {image: base_images.image_id(image) for image in rebuilt} == rebuilt
+    assert len(session_builds.after) == 5 and all(session_builds.after.values())
