@@ -13,6 +13,7 @@ from dpp_consumer.log import worker_logger
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.settings import WorkerSettings, worker_settings
 from dpp_consumer.worker import Worker
+from dpp_shared.database_secret import resolve_database_url
 from dpp_shared.settings import aws_settings, database_settings, kafka_settings, topic_settings
 from dpp_shared.store import JobStore
 from dpp_shared.topics import TopicNamespace
@@ -24,7 +25,7 @@ def build_worker(
     """A worker wired from the environment; connects to nothing until `run()`."""
     settings = settings or worker_settings()
     store = JobStore.from_url(
-        database_settings().database_url,
+        resolve_database_url(database_settings().database_url, settings.database_secret_arn),
         pool_size=settings.worker_concurrency + 1,
         max_overflow=settings.worker_concurrency,
     )

@@ -39,7 +39,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; nothing connects here. With `manage_producer` the lifespan starts the
     Kafka producer at startup and flushes it at shutdown (uvicorn); Lambda passes False and
-    relies on the lazy start plus a flush after each invocation."""
+    relies on the lazy start, each request awaiting its own acknowledgements."""
     runtime = ProducerRuntime.build(
         settings or producer_settings(),
         kafka or kafka_settings(),

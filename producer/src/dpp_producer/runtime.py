@@ -12,6 +12,7 @@ from dpp_producer.jwt_secret import jwt_secret
 from dpp_producer.metrics import ProducerMetrics
 from dpp_producer.publisher import EventPublisher
 from dpp_producer.settings import ProducerSettings
+from dpp_shared.database_secret import resolve_database_url
 from dpp_shared.kafka_config import producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings, TopicSettings
 from dpp_shared.topics import TopicNamespace
@@ -56,7 +57,8 @@ class ProducerRuntime:
         def idempotency_store() -> IdempotencyStore:
             from dpp_shared.store import IdempotencyStore  # noqa: PLC0415 - SQLAlchemy is heavy
 
-            return IdempotencyStore.from_url(settings.database_url)
+            url = resolve_database_url(settings.database_url, settings.database_secret_arn)
+            return IdempotencyStore.from_url(url)
 
         return cls(
             settings=settings,
@@ -77,7 +79,10 @@ class ProducerRuntime:
             if self._job_store is None:
                 from dpp_shared.store import JobStore  # noqa: PLC0415 - SQLAlchemy is heavy
 
-                store = JobStore.from_url(self.settings.database_url)
+                url = resolve_database_url(
+                    self.settings.database_url, self.settings.database_secret_arn
+                )
+                store = JobStore.from_url(url)
                 store.migrate()
                 self._job_store = store
             return self._job_store

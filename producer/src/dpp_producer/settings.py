@@ -9,8 +9,10 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["sandbox", "dev", "test", "staging", "prod"]
-# Environments where a weak, well-known JWT secret is tolerated (local demos and tests).
-_LOCAL_ENVIRONMENTS = frozenset({"sandbox", "dev", "test"})
+# The only environments that run on a developer's machine or in CI, where the public sandbox
+# secret and weak secrets are tolerated. Every other one is deployed (the AWS environment of the
+# deploy guide is literally named `dev`), so it must bring its own strong secret.
+LOCAL_ENVIRONMENTS = frozenset({"sandbox", "test"})
 MIN_SECRET_LENGTH = 32
 _PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "dev-secret", "sandbox"})
 # Public on purpose: used only when DPP_ENV is local and no secret is configured.
@@ -29,7 +31,9 @@ class ProducerSettings(BaseSettings):
         default=None, alias="JWT_SECRET_ARN", description="Secrets Manager ARN of the HS256 secret"
     )
     jwt_secret: SecretStr | None = Field(
-        default=None, alias="JWT_SECRET", description="HS256 secret given directly (sandbox only)"
+        default=None,
+        alias="JWT_SECRET",
+        description="HS256 secret given directly (at least 32 characters outside sandbox/test)",
     )
     jwt_audience: str | None = Field(default=None, alias="JWT_AUDIENCE")
     cors_origin: str | None = Field(
@@ -55,18 +59,32 @@ class ProducerSettings(BaseSettings):
     readiness_cache_s: float = Field(default=2.0, ge=0, alias="DPP_PRODUCER_READINESS_CACHE_S")
     readiness_timeout_s: float = Field(default=1.0, gt=0, alias="DPP_PRODUCER_READINESS_TIMEOUT_S")
     database_url: str = Field(default="sqlite:///.dpp/jobs.db", alias="DATABASE_URL")
+    database_secret_arn: str | None = Field(
+        default=None,
+        alias="DATABASE_SECRET_ARN",
+        description="Secrets Manager ARN of the database credentials (fills DATABASE_URL's user)",
+    )
     event_source: str = Field(default="urn:dpp:producer-api", alias="DPP_PRODUCER_SOURCE")
 
     @model_validator(mode="after")
     def _check_secret(self) -> ProducerSettings:
+        if self.is_local:
+            return self
         if self.jwt_secret is None:
+            if not self.jwt_secret_arn:
+                # Fail at start-up: without this a deployed producer would fall back to nothing
+                # (or, before, to the public sandbox secret) and refuse or accept every token.
+                raise ValueError(
+                    f"DPP_ENV={self.env} is a deployed environment: set JWT_SECRET_ARN (or a "
+                    f"JWT_SECRET of at least {MIN_SECRET_LENGTH} characters); only "
+                    "DPP_ENV=sandbox/test use the public sandbox secret"
+                )
             return self
         secret = self.jwt_secret.get_secret_value()
-        weak = len(secret) < MIN_SECRET_LENGTH or secret.lower() in _PLACEHOLDER_SECRETS
-        if weak and self.env not in _LOCAL_ENVIRONMENTS:
+        if len(secret) < MIN_SECRET_LENGTH or secret.lower() in _PLACEHOLDER_SECRETS:
             raise ValueError(
                 f"JWT_SECRET is a placeholder or shorter than {MIN_SECRET_LENGTH} characters; "
-                "outside DPP_ENV=sandbox/dev/test use JWT_SECRET_ARN or a strong secret"
+                "outside DPP_ENV=sandbox/test use JWT_SECRET_ARN or a strong secret"
             )
         return self
 
@@ -76,7 +94,7 @@ class ProducerSettings(BaseSettings):
 
     @property
     def is_local(self) -> bool:
-        return self.env in _LOCAL_ENVIRONMENTS
+        return self.env in LOCAL_ENVIRONMENTS
 
 
 @cache
