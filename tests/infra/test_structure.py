@@ -266,3 +266,85 @@ def test_msk_readme_states_monthly_cost() -> None:
     readme = (MODULES / "msk" / "README.md").read_text(encoding="utf-8")
     assert "serverless" in readme.lower() and "provisioned" in readme.lower()
     assert re.search(r"\$\d+.*/month", readme)
+
+
+# ---- bootstrap: state bucket, lock, GitHub OIDC ------------------------------------------
+
+BOOTSTRAP = INFRA / "bootstrap"
+
+
+def _bootstrap_resources() -> dict[tuple[str, str], dict[str, Any]]:
+    found = {}
+    for file in module_tf_files(BOOTSTRAP):
+        for rtype, rname, body in resources(file):
+            found[(rtype, rname)] = body
+    return found
+
+
+def test_bootstrap_layout_and_typed_variables() -> None:
+    for file in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
+        assert (BOOTSTRAP / file).is_file(), file
+    test_versions_pin_a_provider_range(BOOTSTRAP)
+    test_variables_are_typed_and_described(BOOTSTRAP)
+
+
+def test_bootstrap_state_bucket_is_versioned_encrypted_and_private() -> None:
+    found = _bootstrap_resources()
+    assert ("aws_s3_bucket", "this") in found
+    versioning = found[("aws_s3_bucket_versioning", "this")]
+    assert unquote(versioning["versioning_configuration"][0]["status"]) == "Enabled"
+    sse = found[("aws_s3_bucket_server_side_encryption_configuration", "this")]
+    default = sse["rule"][0]["apply_server_side_encryption_by_default"][0]
+    assert unquote(default["sse_algorithm"]) in ("aws:kms", "AES256")
+    block = found[("aws_s3_bucket_public_access_block", "this")]
+    for flag in (
+        "block_public_acls",
+        "block_public_policy",
+        "ignore_public_acls",
+        "restrict_public_buckets",
+    ):
+        assert block[flag] is True, flag
+    assert ("aws_s3_bucket_policy", "this") in found  # TLS-only
+
+
+def test_bootstrap_and_every_backend_agree_on_bucket_region_and_lock() -> None:
+    """Each environment's backend names the bucket the bootstrap creates and locks with S3."""
+    variables = blocks(BOOTSTRAP / "variables.tf", "variable")
+    main = (BOOTSTRAP / "main.tf").read_text(encoding="utf-8")
+    assert 'coalesce(var.state_bucket, "dpp-terraform-state-${var.environment}")' in main
+    environments = [unquote(e) for e in re.findall(r'"(\w+)"', str(variables["environment"]))]
+    for env_dir in sorted(p for p in ENVIRONMENTS.iterdir() if p.is_dir()):
+        backend = load(env_dir / "backend.tf")["terraform"][0]["backend"][0]
+        s3 = {unquote(k): v for k, v in backend.items()}["s3"]
+        assert unquote(s3["bucket"]) == f"dpp-terraform-state-{env_dir.name}", env_dir
+        assert unquote(s3["region"]) == unquote(variables["aws_region"]["default"]), env_dir
+        # S3-native locking: the bootstrap creates no DynamoDB table, so none may be named.
+        assert s3["use_lockfile"] is True and "dynamodb_table" not in s3, env_dir
+        assert env_dir.name in environments, env_dir
+    assert not any(rtype == "aws_dynamodb_table" for rtype, _ in _bootstrap_resources())
+
+
+def test_github_roles_are_scoped_to_the_repository() -> None:
+    main = load(BOOTSTRAP / "main.tf")
+    docs = {}
+    for entry in main.get("data", []):
+        for dtype, named in entry.items():
+            for name, body in named.items():
+                if unquote(dtype) == "aws_iam_policy_document":
+                    docs[unquote(name)] = body
+    subjects = main["locals"][1]
+    for role, local in (("assume_deploy", "deploy_subjects"), ("assume_plan", "plan_subjects")):
+        conditions = {
+            unquote(c["variable"]): c for c in docs[role]["statement"][0]["condition"]
+        }
+        assert unquote(conditions["token.actions.githubusercontent.com:aud"]["test"]) == (
+            "StringEquals"
+        )
+        sub = conditions["token.actions.githubusercontent.com:sub"]
+        assert unquote(sub["test"]) == "StringEquals"  # no wildcards
+        assert sub["values"] == f"${{local.{local}}}"
+        for subject in subjects[local]:
+            assert unquote(subject).startswith("repo:${var.github_repository}:"), subject
+    resources_found = _bootstrap_resources()
+    provider = resources_found[("aws_iam_openid_connect_provider", "github")]
+    assert unquote(provider["url"]) == "https://token.actions.githubusercontent.com"
