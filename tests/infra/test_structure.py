@@ -334,9 +334,7 @@ def test_github_roles_are_scoped_to_the_repository() -> None:
                     docs[unquote(name)] = body
     subjects = main["locals"][1]
     for role, local in (("assume_deploy", "deploy_subjects"), ("assume_plan", "plan_subjects")):
-        conditions = {
-            unquote(c["variable"]): c for c in docs[role]["statement"][0]["condition"]
-        }
+        conditions = {unquote(c["variable"]): c for c in docs[role]["statement"][0]["condition"]}
         assert unquote(conditions["token.actions.githubusercontent.com:aud"]["test"]) == (
             "StringEquals"
         )
