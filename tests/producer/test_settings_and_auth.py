@@ -47,12 +47,37 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     assert STRONG not in repr(settings)
 
 
-def test_production_without_a_secret_is_a_configuration_error() -> None:
-    settings = ProducerSettings.model_validate({"DPP_ENV": "prod"})
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_a_deployed_environment_without_a_secret_fails_at_start_up(env: str) -> None:
+    """`dev` is the AWS environment of the deploy guide, not a local one (issue 13, defect 2)."""
+    with pytest.raises(ValidationError, match=f"DPP_ENV={env} is a deployed environment"):
+        ProducerSettings.model_validate({"DPP_ENV": env})
+    with pytest.raises(ValidationError, match="placeholder or shorter"):
+        ProducerSettings.model_validate({"DPP_ENV": env, "JWT_SECRET": "dev-secret"})
+    deployed = ProducerSettings.model_validate({"DPP_ENV": env, "JWT_SECRET": STRONG})
+    assert not deployed.is_local
+    assert jwt_secret_module.jwt_secret(deployed) == STRONG
+
+
+@pytest.mark.parametrize("env", ["sandbox", "test"])
+def test_only_sandbox_and_test_fall_back_to_the_public_sandbox_secret(env: str) -> None:
+    local = ProducerSettings.model_validate({"DPP_ENV": env})
+    assert local.is_local
+    assert jwt_secret_module.jwt_secret(local) == SANDBOX_JWT_SECRET
+
+
+def test_the_default_environment_is_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DPP_ENV", raising=False)
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    monkeypatch.delenv("JWT_SECRET_ARN", raising=False)
+    assert ProducerSettings().env == "sandbox"
+
+
+def test_settings_built_around_validation_still_refuse_the_sandbox_secret() -> None:
+    """`jwt_secret` keeps its own check for settings made without validation."""
+    settings = ProducerSettings.model_construct(env="dev", jwt_secret=None, jwt_secret_arn=None)
     with pytest.raises(ConfigurationError, match="JWT_SECRET_ARN"):
         jwt_secret_module.jwt_secret(settings)
-    sandbox = ProducerSettings.model_validate({"DPP_ENV": "sandbox"})
-    assert jwt_secret_module.jwt_secret(sandbox) == SANDBOX_JWT_SECRET
 
 
 class _SecretsManager:
@@ -101,7 +126,7 @@ def test_tokens_without_exp_or_with_another_algorithm_are_refused() -> None:
     no_exp = jwt.encode({"sub": "a", "scope": "events:*"}, STRONG, algorithm="HS256")
     with pytest.raises(AuthenticationError, match="exp"):
         authenticate(f"Bearer {no_exp}", STRONG)
-    unsigned = jwt.encode({"sub": "a", "scope": "events:*", "exp": 2**40}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": "a", "scope": "events:*", "exp": 2**40}, "", algorithm="none")
     with pytest.raises(AuthenticationError):
         authenticate(f"Bearer {unsigned}", STRONG)
     with pytest.raises(AuthenticationError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -58,7 +59,11 @@ def _secret(arn: str) -> dict[str, Any]:
 def _fetch(arn: str) -> dict[str, Any]:
     import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - only deployed services pay for it
 
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    # ECS gives AWS_REGION (Terraform sets it for the worker); botocore itself reads only
+    # AWS_DEFAULT_REGION.
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    client = boto3.client("secretsmanager", region_name=region)
+    value = client.get_secret_value(SecretId=arn)["SecretString"]
     try:
         document = json.loads(value)
     except ValueError as error:
