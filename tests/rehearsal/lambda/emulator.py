@@ -89,7 +89,10 @@ class Report:
 
 
 class LambdaEmulator:
-    """One execution environment: the emulator process and its runtime, invoked over HTTP."""
+    """One execution environment: the emulator process and its runtime, invoked over HTTP.
+
+    Invoke it one request at a time and never give up on an invocation early: a second invoke
+    while one runs makes this emulator version panic (nil pointer in rapidcore's Invoke)."""
 
     def __init__(
         self,

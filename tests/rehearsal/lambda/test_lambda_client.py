@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from dpp_producer.auth import mint_token
@@ -72,6 +73,11 @@ def test_publishing_through_the_lambda_invoke_api_under_the_emulator(
 ) -> None:
     """What a backend Lambda without NAT does: invoke the producer function (the emulator serves
     exactly Lambda's invoke path; its function is named `function`)."""
+    # Warm the execution environment first. The emulator has exactly one, and it crashes (nil
+    # pointer in rapidcore) when a retry arrives while an invocation is still running, which a
+    # client attempt timing out on a slow cold start here would cause; AWS sends such a retry
+    # to another execution environment.
+    assert httpx.get(f"{producer_api.url}/healthz", timeout=60).status_code == 200
     token = mint_token(aws.jwt_secret, subject="svc-backend", scope="events:*")
     environment = {
         "DPP_EVENTS_FUNCTION": "function",
