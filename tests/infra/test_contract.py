@@ -497,6 +497,16 @@ def test_lag_publisher_service_runs_and_may_put_its_metrics() -> None:
     assert consumer_locals()["metrics"] == "${var.components.lag_publisher.metrics}"
 
 
+def test_the_code_puts_the_contract_metrics() -> None:
+    """The lag exporter emits the contract's namespace, metric names and dimension names."""
+    sources = python_sources()
+    assert f'"{lag_metrics()["namespace"]}"' in sources
+    for name, metric in lag_metrics()["metrics"].items():
+        assert f'"{name}"' in sources, f"no code puts {name}"
+        for dimension in metric["dimensions"]:
+            assert f'"{dimension}"' in sources, dimension
+
+
 def test_scaling_policy_reads_the_contract_metrics() -> None:
     policy = module_blocks(CONSUMER, "resource")[("aws_appautoscaling_policy", "this")]
     spec = policy["target_tracking_scaling_policy_configuration"][0][

@@ -153,7 +153,6 @@ module "api" {
       invoke_arn    = module.producer.invoke_arn
       function_name = module.producer.function_name
       qualifier     = module.producer.qualifier
-      timeout_ms    = 15000
     }
   }
   tags = local.tags
