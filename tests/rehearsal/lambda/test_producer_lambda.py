@@ -13,7 +13,7 @@ import pytest
 
 from dpp_cli.ports import free_port
 from dpp_producer.auth import mint_token
-from dpp_producer.settings import SANDBOX_JWT_SECRET
+from dpp_producer.settings import SANDBOX_JWT_SECRET, ProducerSettings
 from dpp_shared.database_secret import forget_cached_secrets, resolve_database_url
 from dpp_shared.store import JobStart, JobStore
 
@@ -66,6 +66,16 @@ def test_route_keys_cover_every_documented_operation(declaration: ProducerDeclar
     assert table.select("GET", "/v1/jobs/evt-1") is not None
     _, params = table.select("GET", "/v1/jobs/evt-1") or (None, {})
     assert params == {"job_id": "evt-1"}
+    # The events have the shape of the real API Gateway events kept in tests/producer/events/.
+    real = json.loads((REPO / "tests/producer/events/apigw_v2_post_event.json").read_text())
+    route, params = table.select("POST", "/v1/events") or (None, {})
+    assert route is not None
+    ours = to_event(
+        route, params, "POST", "/v1/events", {"Content-Type": "application/json"}, b"{}"
+    )
+    assert set(real) <= set(ours)
+    assert set(real["requestContext"]) == set(ours["requestContext"])
+    assert set(real["requestContext"]["http"]) == set(ours["requestContext"]["http"])
     # More specific than the backend's ANY /{proxy+}, which still gets everything else.
     assert (table.select("GET", "/trpc/users.me") or (None,))[0].integration == "backend"  # type: ignore[union-attr]
 
@@ -207,7 +217,8 @@ def test_an_unreachable_broker_does_not_slow_later_invocations(
     outage, _ = post(_token(aws.jwt_secret))
     outage_s = time.monotonic() - started
     assert outage["statusCode"] == 503, outage
-    ack_timeout_s = 5.0  # DPP_PRODUCER_ACK_TIMEOUT_S's default: Terraform does not set it
+    assert "DPP_PRODUCER_ACK_TIMEOUT_S" not in unreachable  # so the default applies
+    ack_timeout_s = float(ProducerSettings.model_fields["ack_timeout_s"].default)
     assert outage_s < 2 * ack_timeout_s, f"503 after {outage_s:.1f} s (an extra flush?)"
 
     after, after_id = post("not-a-jwt")
