@@ -19,7 +19,9 @@ STRONG = "s3cr3t-" + "x" * 40
 @pytest.mark.parametrize("secret", ["changeme", "short-secret", "secret"])
 def test_placeholder_or_short_secret_is_refused_outside_local_environments(secret: str) -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET"):
-        ProducerSettings.model_validate({"DPP_ENV": "prod", "JWT_SECRET": secret})
+        ProducerSettings.model_validate(
+            {"DPP_ENV": "prod", "JWT_SECRET": secret, "DATABASE_URL": "postgresql://db/dpp"}
+        )
     local = ProducerSettings.model_validate({"DPP_ENV": "sandbox", "JWT_SECRET": secret})
     assert jwt_secret_module.jwt_secret(local) == secret
 
@@ -50,11 +52,14 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_a_deployed_environment_without_a_secret_fails_at_start_up(env: str) -> None:
     """`dev` is the AWS environment of the deploy guide, not a local one (issue 13, defect 2)."""
-    with pytest.raises(ValidationError, match=f"DPP_ENV={env} is a deployed environment"):
-        ProducerSettings.model_validate({"DPP_ENV": env})
+    database = {"DATABASE_URL": "postgresql://dpp@db.example:5432/dpp"}
+    with pytest.raises(ValidationError, match=f"DPP_ENV={env} is a deployed .*JWT_SECRET_ARN"):
+        ProducerSettings.model_validate({"DPP_ENV": env, **database})
     with pytest.raises(ValidationError, match="placeholder or shorter"):
-        ProducerSettings.model_validate({"DPP_ENV": env, "JWT_SECRET": "dev-secret"})
-    deployed = ProducerSettings.model_validate({"DPP_ENV": env, "JWT_SECRET": STRONG})
+        ProducerSettings.model_validate({"DPP_ENV": env, "JWT_SECRET": "dev-secret", **database})
+    with pytest.raises(ValidationError, match=f"DPP_ENV={env} is a deployed .*DATABASE_URL"):
+        ProducerSettings.model_validate({"DPP_ENV": env, "JWT_SECRET": STRONG})
+    deployed = ProducerSettings.model_validate({"DPP_ENV": env, "JWT_SECRET": STRONG, **database})
     assert not deployed.is_local
     assert jwt_secret_module.jwt_secret(deployed) == STRONG
 
@@ -102,7 +107,9 @@ def test_secret_from_secrets_manager_is_read_once(
     monkeypatch.setattr(boto3, "client", lambda name, **_: service)
     monkeypatch.setattr(jwt_secret_module, "_cache", {})
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dpp/jwt-AbCdEf"
-    settings = ProducerSettings.model_validate({"DPP_ENV": "prod", "JWT_SECRET_ARN": arn})
+    settings = ProducerSettings.model_validate(
+        {"DPP_ENV": "prod", "JWT_SECRET_ARN": arn, "DATABASE_URL": "postgresql://db/dpp"}
+    )
     assert jwt_secret_module.jwt_secret(settings) == STRONG
     assert jwt_secret_module.jwt_secret(settings) == STRONG
     assert service.calls == 1

@@ -88,6 +88,18 @@ class ProducerSettings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_database(self) -> ProducerSettings:
+        if self.is_local or "database_url" in self.model_fields_set:
+            return self
+        # The default is an SQLite file relative to the working directory: on Lambda that is
+        # the read-only /var/task, and every request with an Idempotency-Key would fail there.
+        raise ValueError(
+            f"DPP_ENV={self.env} is a deployed environment: set DATABASE_URL (with "
+            "DATABASE_SECRET_ARN for the credentials); only DPP_ENV=sandbox/test default to "
+            "a local SQLite file"
+        )
+
     @property
     def cors_origins(self) -> list[str]:
         return [origin.strip() for origin in (self.cors_origin or "").split(",") if origin.strip()]

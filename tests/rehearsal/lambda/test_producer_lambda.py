@@ -162,28 +162,27 @@ def test_a_sandbox_signed_token_is_refused(producer_api: ProducerApi, aws: AwsSt
         assert real.status_code == 202, real.text
 
 
-@pytest.mark.parametrize("missing", ["JWT_SECRET_ARN", "DPP_ENV"])
-def test_start_up_fails_without_a_jwt_secret(
+@pytest.mark.parametrize("missing", ["JWT_SECRET_ARN", "DATABASE_URL"])
+def test_start_up_fails_without_a_required_setting(
     start_emulator: StartEmulator,
     terraform_environment: dict[str, str],
     declaration: ProducerDeclaration,
     missing: str,
 ) -> None:
-    """Without JWT_SECRET_ARN the init fails. Without DPP_ENV too: the default is the sandbox,
-    but JWT_SECRET_ARN is then still set, so the point is that DPP_ENV=dev is not local."""
+    """Without JWT_SECRET_ARN the init fails, naming it, even though DPP_ENV is `dev` (which
+    used to count as local and fall back to the public sandbox secret). Without DATABASE_URL
+    too: the SQLite default cannot be written on Lambda. (`DPP_ENV` itself defaults to the
+    sandbox, so Terraform must give it; tests/infra/test_contract.py checks that.)"""
     environment = dict(terraform_environment)
-    if missing == "DPP_ENV":
-        assert environment["DPP_ENV"] == "dev"
-        environment.pop("JWT_SECRET_ARN")
-    else:
-        environment.pop(missing)
+    assert environment["DPP_ENV"] == "dev"
+    environment.pop(missing)
     emulator = start_emulator(environment)
     route, params = RouteTable(declaration.routes).select("GET", "/healthz") or (None, {})
     assert route is not None
     result, _ = emulator.invoke(to_event(route, params, "GET", "/healthz", {}, b""))
     assert "errorType" in result, result
-    assert "JWT_SECRET_ARN" in result["errorMessage"], result
-    assert "DPP_ENV=dev" in result["errorMessage"], result
+    assert missing in result["errorMessage"], result
+    assert "DPP_ENV=dev is a deployed environment" in result["errorMessage"], result
 
 
 def test_an_unreachable_broker_does_not_slow_later_invocations(
