@@ -186,9 +186,9 @@ class KafkaSandbox:
             start_new_session=True,
             preexec_fn=die_with_parent() if self.attached else None,  # noqa: PLW1509
         )  # fmt: skip
-        log.close()
-        state.pid = process.pid
         try:
+            log.close()
+            state.pid = process.pid
             self.state_file.write_text(json.dumps(asdict(state), indent=2))
             self._wait_ready(state, progress)
         except BaseException:
