@@ -72,7 +72,14 @@ class NullJobStore:
     def load_checkpoint(self, job_id: str) -> None:
         return None
 
-    def save_checkpoint(self, job_id: str, checkpoint: dict[str, Any]) -> None:
+    def save_checkpoint(
+        self,
+        job_id: str,
+        checkpoint: dict[str, Any],
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+    ) -> None:
         return None
 
     def report_progress(self, job_id: str, progress: float, message: str | None = None) -> None:
