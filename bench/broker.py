@@ -12,7 +12,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from dpp_shared.topic_admin import apply_topics, delete_topics
+from dpp_ops.topic_admin import apply_topics, delete_topics
 from dpp_shared.topics import TopicNamespace, declared_topics
 
 
@@ -23,8 +23,8 @@ def sandbox_broker(bootstrap: str | None = None) -> Iterator[str]:
     if bootstrap:
         yield bootstrap
         return
-    from dpp_cli.ports import free_port
     from dpp_cli.sandbox import KafkaSandbox
+    from dpp_ops.ports import free_port
 
     home = Path(tempfile.mkdtemp(prefix="dpp-bench-broker-"))
     sandbox = KafkaSandbox(home, port=free_port(), ephemeral=True, heap="768m")

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from bench.workload import batch_body, single_body
-from dpp_cli.ports import free_port
+from dpp_ops.ports import free_port
 from dpp_producer.auth import mint_token
 
 # A strong, bench-only secret: DPP_ENV=sandbox accepts it and so does any environment.

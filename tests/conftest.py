@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.kafka"]
+pytest_plugins = ["tests.fixtures.programs", "tests.fixtures.kafka"]
 if (Path(__file__).parent / "fixtures" / "database.py").exists():
     pytest_plugins.append("tests.fixtures.database")
 

@@ -12,14 +12,15 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pyinstrument import Profiler
 
 from bench.profiling import INTERVAL_S, render
+from dpp_consumer.bookkeeping import JobBook
 from dpp_consumer.executor import JobPool
 from dpp_consumer.jobs import default_jobs
 from dpp_consumer.log import worker_logger
@@ -27,8 +28,8 @@ from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.settings import worker_settings
 from dpp_consumer.worker import Worker
 from dpp_shared.settings import aws_settings, kafka_settings, topic_settings
-from dpp_shared.store import JobRecord, JobStart, JobStatus, JobStore
 from dpp_shared.topics import TopicNamespace
+from dpp_store import JobRecord, JobStart, JobStatus, JobStore
 
 
 class NullJobStore:
@@ -71,14 +72,32 @@ class NullJobStore:
     def load_checkpoint(self, job_id: str) -> None:
         return None
 
-    def save_checkpoint(self, job_id: str, checkpoint: dict[str, Any]) -> None:
+    def save_checkpoint(
+        self,
+        job_id: str,
+        checkpoint: dict[str, Any],
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+    ) -> None:
         return None
 
     def report_progress(self, job_id: str, progress: float, message: str | None = None) -> None:
         return None
 
+    def get_many(self, job_ids: Iterable[str]) -> dict[str, JobRecord]:
+        return {}
+
     def succeed_many(self, results: Mapping[str, dict[str, Any]]) -> set[str]:
         return set(results)
+
+    def finish_many(
+        self, starts: Sequence[JobStart], results: Mapping[str, dict[str, Any]]
+    ) -> set[str]:
+        return set(results)
+
+    def begin(self, start: JobStart) -> JobRecord:
+        return self.begin_many([start])[start.job_id]
 
     def fail(self, job_id: str, error: str, *, dead: bool) -> bool:
         return True
@@ -109,7 +128,7 @@ def main() -> None:
     if profile_to:
         _profile_job_threads()
     settings = worker_settings()
-    store: Any = (
+    store: JobBook = (
         NullJobStore()
         if target == "null"
         else JobStore.from_url(
@@ -123,7 +142,7 @@ def main() -> None:
         kafka=kafka_settings(),
         aws=aws_settings(),
         namespace=TopicNamespace(topic_settings().topic_prefix),
-        store=cast(JobStore, store),
+        store=store,
         registry=default_jobs(),
         metrics=WorkerMetrics(),
         logger=worker_logger(),

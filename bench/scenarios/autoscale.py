@@ -159,7 +159,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     )
     single = _drain(ctx, count, [sys.executable, "-m", "dpp_consumer"], "single", False)
     scaled = _drain(
-        ctx, count, [sys.executable, "-m", "dpp_cli.autoscale", "--interval", "1"], "scaled", True
+        ctx, count, [sys.executable, "-m", "dpp_ops.autoscale", "--interval", "1"], "scaled", True
     )
     result.add_metrics("one worker (python -m dpp_consumer)", dict(single))
     ratio = None

@@ -20,7 +20,7 @@ from bench.scenarios.ingest_single import open_loop
 from bench.server import REPO, producer_server
 from bench.stats import latency_summary
 from bench.workload import single_body
-from dpp_shared.store import JobStore
+from dpp_store import JobStore
 
 
 def _started_jobs(database: Path) -> int:

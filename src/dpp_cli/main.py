@@ -10,6 +10,7 @@ import typer
 from dpp_cli.commands import (
     autoscale,
     consumer,
+    cost,
     demo,
     dlq,
     lag,
@@ -36,6 +37,7 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(lag.app, name="lag")
 app.add_typer(ops.app, name="ops")
+app.add_typer(cost.app, name="infra")
 consumer.app.command("autoscale")(autoscale.autoscale)
 app.command("up")(stack.up)
 app.command("demo")(demo.demo)

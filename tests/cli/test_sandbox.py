@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from dpp_cli.ports import free_port
 from dpp_cli.sandbox import KafkaSandbox, SandboxError
 from dpp_cli.sandbox.broker import broker_reachable
+from dpp_ops.ports import free_port
 
 
 @pytest.mark.slow

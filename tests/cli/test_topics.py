@@ -10,7 +10,7 @@ from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
 from dpp_cli.main import app
-from dpp_shared.topic_admin import apply_topics, delete_topics, describe_topics
+from dpp_ops.topic_admin import apply_topics, delete_topics, describe_topics
 from dpp_shared.topics import TopicNamespace, TopicSpec, declared_topics
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from dpp_shared.store import JobStore
 from dpp_shared.topics import TopicNamespace
+from dpp_store import JobStore
 from tests.consumer.harness import WorkerProcess
 from tests.fixtures.kafka import delete_groups
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -25,25 +25,13 @@ from dpp_shared.codec import encode
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.events import REGISTRY
 from dpp_shared.settings import AwsSettings, KafkaSettings
-from dpp_shared.store import JobStore
 from dpp_shared.topics import TopicNamespace
+from dpp_store import JobStore
+from tests.waiting import wait_until
 
-T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTED_WORKER = Path(__file__).with_name("scripted_jobs.py")
 REAL_WORKER = ["-m", "dpp_consumer"]
-
-
-def wait_until(condition: Callable[[], T], timeout_s: float, what: str) -> T:
-    """Poll `condition` until it returns something truthy; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def produce_events(

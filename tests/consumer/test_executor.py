@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
-from dpp_consumer import retry
 from dpp_consumer.context import JobContext
 from dpp_consumer.executor import Completion, Executor
 from dpp_consumer.jobs.echo import EchoResult
 from dpp_consumer.jobs.registry import JobRegistry
 from dpp_consumer.records import ConsumedRecord
-from dpp_consumer.runner import Outcome, Unit
+from dpp_consumer.units import Outcome, Unit
+from dpp_shared import headers as hdr
 
 ECHO, INDEX = "demo.echo.requested.v1", "persona.index.rebuild.requested.v1"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -116,7 +116,7 @@ def test_a_retry_tier_waits_for_not_before_by_pausing_its_partition() -> None:
     pool = RecordingPool(concurrency=4)
     ex = executor(pool)
     due = NOW + timedelta(seconds=5)
-    ex.add(record(0, topic="jobs.retry.1", headers={retry.NOT_BEFORE: due.isoformat()}))
+    ex.add(record(0, topic="jobs.retry.1", headers={hdr.NOT_BEFORE: due.isoformat()}))
     ex.dispatch(NOW)
     assert pool.submitted == []
     assert ex.flow_changes() == ([("jobs.retry.1", 0)], [])

@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 
-from dpp_consumer import retry
 from dpp_consumer.context import JobContext
 from dpp_consumer.errors import PermanentJobError
 from dpp_consumer.jobs.echo import EchoResult
 from dpp_consumer.jobs.registry import JobRegistry
+from dpp_shared import headers as hdr
 from dpp_shared.events.payloads import DemoEchoRequestedV1
-from dpp_shared.store import JobStatus, JobStore
 from dpp_shared.topics import (
     DEAD_LETTER_TOPIC,
     DEMO_TOPIC,
@@ -26,15 +25,16 @@ from dpp_shared.topics import (
     TopicNamespace,
     retry_topic_name,
 )
+from dpp_store import JobStatus, JobStore
 from tests.consumer.harness import (
     REPO,
     produce_echo,
     produce_raw,
     read_topic,
     running_worker,
-    wait_until,
 )
 from tests.consumer.scripted_jobs import ECHO, scripted_jobs
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -74,16 +74,16 @@ def test_retriable_failures_walk_the_retry_tiers_then_dead_letter_with_headers(
     [letter] = letters
     headers = letter.headers
     assert headers["ce_id"] == job_id
-    assert headers[retry.ATTEMPT] == "3"
-    assert headers[retry.ERROR_TYPE] == "RetriableJobError"
-    assert headers[retry.ERROR] == "transient trouble on attempt 3"
-    assert headers[retry.RETRIABLE] == "true"
-    assert headers[retry.ORIGINAL_TOPIC] == main_topic
+    assert headers[hdr.ATTEMPT] == "3"
+    assert headers[hdr.ERROR_TYPE] == "RetriableJobError"
+    assert headers[hdr.ERROR] == "transient trouble on attempt 3"
+    assert headers[hdr.RETRIABLE] == "true"
+    assert headers[hdr.ORIGINAL_TOPIC] == main_topic
     record = store.get(job_id)
     assert record is not None and record.attempts == 3
-    assert headers[retry.ORIGINAL_PARTITION] == str(record.source_partition)
-    assert headers[retry.ORIGINAL_OFFSET] == "0"
-    assert retry.NOT_BEFORE not in headers
+    assert headers[hdr.ORIGINAL_PARTITION] == str(record.source_partition)
+    assert headers[hdr.ORIGINAL_OFFSET] == "0"
+    assert hdr.NOT_BEFORE not in headers
     assert "RetriableJobError" in (record.error or "")
 
     tiers = []
@@ -93,15 +93,15 @@ def test_retriable_failures_walk_the_retry_tiers_then_dead_letter_with_headers(
             topic_namespace.physical(retry_topic_name(DEMO_TOPIC, tier)),
             until=lambda records: len(records) >= 1,
         )
-        failed_at = datetime.fromisoformat(retried.headers[retry.FAILED_AT])
-        not_before = datetime.fromisoformat(retried.headers[retry.NOT_BEFORE])
+        failed_at = datetime.fromisoformat(retried.headers[hdr.FAILED_AT])
+        not_before = datetime.fromisoformat(retried.headers[hdr.NOT_BEFORE])
         assert (not_before - failed_at).total_seconds() == pytest.approx(delay)
-        assert retried.headers[retry.ATTEMPT] == str(tier + 1)
-        assert retried.headers[retry.ORIGINAL_TOPIC] == main_topic
+        assert retried.headers[hdr.ATTEMPT] == str(tier + 1)
+        assert retried.headers[hdr.ORIGINAL_TOPIC] == main_topic
         tiers.append((failed_at, not_before))
     # Each later attempt started no earlier than its tier's not-before.
     assert tiers[1][0] >= tiers[0][1]
-    assert datetime.fromisoformat(headers[retry.FAILED_AT]) >= tiers[1][1]
+    assert datetime.fromisoformat(headers[hdr.FAILED_AT]) >= tiers[1][1]
 
     results = read_topic(
         kafka_bootstrap,
@@ -163,15 +163,15 @@ def test_permanent_errors_and_poison_records_go_straight_to_dead_letters_without
         )
 
     by_error = {letter.headers.get("ce_id", "none"): letter.headers for letter in letters}
-    assert by_error[permanent][retry.ERROR_TYPE] == "PermanentJobError"
-    assert by_error[permanent][retry.ATTEMPT] == "1"
-    assert by_error[permanent][retry.RETRIABLE] == "false"
-    assert by_error["none"][retry.ERROR_TYPE] == "EventDecodeError"
+    assert by_error[permanent][hdr.ERROR_TYPE] == "PermanentJobError"
+    assert by_error[permanent][hdr.ATTEMPT] == "1"
+    assert by_error[permanent][hdr.RETRIABLE] == "false"
+    assert by_error["none"][hdr.ERROR_TYPE] == "EventDecodeError"
     schema_error = by_error["01900000-0000-7000-8000-00000000beef"]
-    assert schema_error[retry.ERROR_TYPE] == "EventDecodeError"
-    assert "message" in schema_error[retry.ERROR]
-    assert "unknown event type" in by_error["x-1"][retry.ERROR]
-    assert all(letter.headers[retry.ORIGINAL_TOPIC] == topic for letter in letters)
+    assert schema_error[hdr.ERROR_TYPE] == "EventDecodeError"
+    assert "message" in schema_error[hdr.ERROR]
+    assert "unknown event type" in by_error["x-1"][hdr.ERROR]
+    assert all(letter.headers[hdr.ORIGINAL_TOPIC] == topic for letter in letters)
     record = store.get(permanent)
     assert record is not None and record.status == JobStatus.DEAD and record.attempts == 1
     # A schema error of a known job type is recorded too, so the job API can explain it.

@@ -8,10 +8,11 @@ import signal
 import numpy as np
 import pytest
 
-from dpp_shared.store import JobStatus, JobStore
 from dpp_shared.topics import RESULTS_TOPIC, TopicNamespace
+from dpp_store import JobStatus, JobStore
 from tests.consumer.conftest import WorkerFactory
-from tests.consumer.harness import produce_events, read_topic, wait_until
+from tests.consumer.harness import produce_events, read_topic
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

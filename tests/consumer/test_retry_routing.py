@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from dpp_consumer import retry
 from dpp_consumer.errors import JobDeadlineExceededError, PermanentJobError, RetriableJobError
 from dpp_consumer.retry import Delivery, Failure, RetryPolicy
+from dpp_shared import headers as hdr
 from dpp_shared.errors import EventDecodeError
 from dpp_shared.topics import TopicNamespace
 
@@ -40,20 +41,20 @@ def test_each_failed_attempt_goes_to_the_next_tier_with_its_delay(
         job_topic="dpp.demo.echo",
         delivery=first_delivery(attempt),
         failure=Failure.of(RetriableJobError("flaky")),
-        headers=[("ce_id", b"job-1"), (retry.ERROR, b"old error")],
+        headers=[("ce_id", b"job-1"), (hdr.ERROR, b"old error")],
         now=NOW,
     )
     assert (route.topic, route.tier, route.dead) == (topic, attempt, False)
     headers = headers_of(route)
     assert headers["ce_id"] == "job-1"
-    assert headers[retry.ERROR] == "flaky"  # the previous attempt's error is replaced
-    assert headers[retry.ATTEMPT] == str(attempt + 1)
-    assert headers[retry.ORIGINAL_TOPIC] == "p.dpp.demo.echo"
-    assert headers[retry.ORIGINAL_PARTITION] == "2"
-    assert headers[retry.ORIGINAL_OFFSET] == "41"
-    assert headers[retry.FAILED_AT] == NOW.isoformat()
-    assert datetime.fromisoformat(headers[retry.NOT_BEFORE]) == NOW + timedelta(seconds=delay)
-    assert [name for name, _ in route.headers].count(retry.ERROR) == 1
+    assert headers[hdr.ERROR] == "flaky"  # the previous attempt's error is replaced
+    assert headers[hdr.ATTEMPT] == str(attempt + 1)
+    assert headers[hdr.ORIGINAL_TOPIC] == "p.dpp.demo.echo"
+    assert headers[hdr.ORIGINAL_PARTITION] == "2"
+    assert headers[hdr.ORIGINAL_OFFSET] == "41"
+    assert headers[hdr.FAILED_AT] == NOW.isoformat()
+    assert datetime.fromisoformat(headers[hdr.NOT_BEFORE]) == NOW + timedelta(seconds=delay)
+    assert [name for name, _ in route.headers].count(hdr.ERROR) == 1
 
 
 def test_the_last_attempt_and_permanent_errors_go_to_the_dead_letters() -> None:
@@ -65,8 +66,8 @@ def test_the_last_attempt_and_permanent_errors_go_to_the_dead_letters() -> None:
         now=NOW,
     )
     assert (last.topic, last.dead) == ("p.dpp.dead-letter", True)
-    assert headers_of(last)[retry.ATTEMPT] == "4"
-    assert retry.NOT_BEFORE not in headers_of(last)
+    assert headers_of(last)[hdr.ATTEMPT] == "4"
+    assert hdr.NOT_BEFORE not in headers_of(last)
     permanent = POLICY.route(
         job_topic="dpp.demo.echo",
         delivery=first_delivery(1),
@@ -74,7 +75,7 @@ def test_the_last_attempt_and_permanent_errors_go_to_the_dead_letters() -> None:
         headers=[],
         now=NOW,
     )
-    assert permanent.dead and headers_of(permanent)[retry.RETRIABLE] == "false"
+    assert permanent.dead and headers_of(permanent)[hdr.RETRIABLE] == "false"
     undecodable = POLICY.route(
         job_topic=None,
         delivery=first_delivery(1),
@@ -82,7 +83,7 @@ def test_the_last_attempt_and_permanent_errors_go_to_the_dead_letters() -> None:
         headers=None,
         now=NOW,
     )
-    assert undecodable.dead and headers_of(undecodable)[retry.ERROR_TYPE] == "EventDecodeError"
+    assert undecodable.dead and headers_of(undecodable)[hdr.ERROR_TYPE] == "EventDecodeError"
 
 
 class _Model(BaseModel):
@@ -109,13 +110,13 @@ def test_delivery_reads_retry_headers_and_tolerates_mangled_ones() -> None:
         0,
         3,
         {
-            retry.ATTEMPT: "2",
-            retry.ORIGINAL_TOPIC: "t",
-            retry.ORIGINAL_PARTITION: "1",
-            retry.ORIGINAL_OFFSET: "7",
-            retry.NOT_BEFORE: NOW.isoformat(),
+            hdr.ATTEMPT: "2",
+            hdr.ORIGINAL_TOPIC: "t",
+            hdr.ORIGINAL_PARTITION: "1",
+            hdr.ORIGINAL_OFFSET: "7",
+            hdr.NOT_BEFORE: NOW.isoformat(),
         },
     )
     assert retried == Delivery(2, "t", 1, 7, NOW)
-    mangled = Delivery.of("t.retry.1", 0, 3, {retry.ATTEMPT: "two"})
+    mangled = Delivery.of("t.retry.1", 0, 3, {hdr.ATTEMPT: "two"})
     assert mangled == Delivery(1, "t.retry.1", 0, 3, None)

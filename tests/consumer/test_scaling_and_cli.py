@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from dpp_cli.ports import free_port
-from dpp_shared.store import JobStatus, JobStore
+from dpp_ops.ports import free_port
 from dpp_shared.topics import RESULTS_TOPIC, TopicNamespace
-from tests.consumer.harness import REPO, produce_echo, read_topic, running_worker, wait_until
+from dpp_store import JobStatus, JobStore
+from tests.consumer.harness import REPO, produce_echo, read_topic, running_worker
 from tests.consumer.scripted_jobs import scripted_jobs
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ from dpp_consumer.context import JobContext
 from dpp_consumer.jobs.echo import EchoResult
 from dpp_consumer.jobs.registry import JobRegistry
 from dpp_shared.events.payloads import DemoEchoRequestedV1
-from dpp_shared.store import JobStatus, JobStore
 from dpp_shared.topics import DEMO_TOPIC, RESULTS_TOPIC, TopicNamespace
+from dpp_store import JobStatus, JobStore
 from tests.consumer.conftest import WorkerFactory
 from tests.consumer.harness import (
     ReadRecord,
@@ -22,9 +22,9 @@ from tests.consumer.harness import (
     produce_echo,
     read_topic,
     running_worker,
-    wait_until,
 )
 from tests.consumer.scripted_jobs import ECHO, scripted_jobs
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

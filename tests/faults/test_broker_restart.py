@@ -19,13 +19,13 @@ from confluent_kafka.admin import AdminClient
 
 from bench.server import RunningServer, producer_server
 from bench.workload import event_document
-from dpp_cli.ports import free_port
 from dpp_cli.sandbox import KafkaSandbox
+from dpp_ops.ports import free_port
+from dpp_ops.topic_admin import apply_topics
 from dpp_shared.ids import new_id
-from dpp_shared.topic_admin import apply_topics
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace, declared_topics
-from tests.consumer.harness import wait_until
 from tests.faults.conftest import tally
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

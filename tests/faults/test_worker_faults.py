@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from dpp_shared.store import JobStatus, JobStore
 from dpp_shared.topics import RESULTS_TOPIC, TopicNamespace
-from tests.consumer.harness import produce_echo, read_topic, wait_until
+from dpp_store import JobStatus, JobStore
+from tests.consumer.harness import produce_echo, read_topic
 from tests.faults.conftest import WorkerFactory, completed_job_ids, tally
 from tests.fixtures.database import PostgresServer, fresh_postgres_database
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -23,6 +23,7 @@ MODULE_NAMES = [
     "msk",
     "event-consumer",
     "monitoring",
+    "s3-uploads",
 ]
 DEV = ENVIRONMENTS / "dev"
 NAME_ARGUMENTS = {"name", "function_name", "bucket_name"}

@@ -13,9 +13,10 @@ from tests.fixtures.kafka import delete_groups
 
 
 def _clear_settings_caches() -> None:
-    from dpp_cli.ops.settings import ops_settings
     from dpp_consumer.settings import worker_settings
-    from dpp_shared.lag import get_autoscale_settings, get_lag_settings
+    from dpp_ops.autoscale.settings import get_autoscale_settings
+    from dpp_ops.lag import get_lag_settings
+    from dpp_ops.page.settings import ops_settings
     from dpp_shared.settings import kafka_settings, topic_settings
 
     for getter in (

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
@@ -12,22 +11,6 @@ from dpp_shared.codec import encode
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.events import REGISTRY
 from dpp_shared.topics import TopicNamespace
-
-T = TypeVar("T")
-
-
-def wait_until(
-    condition: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.1
-) -> T:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(every_s)
 
 
 def produce_echo_jobs(bootstrap: str, namespace: TopicNamespace, count: int) -> list[str]:

@@ -14,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dpp_cli.autoscale.supervisor import read_status_file
-from dpp_cli.ports import free_port
-from dpp_shared.store import JobStatus, JobStore
+from dpp_ops.autoscale.supervisor import read_status_file
+from dpp_ops.ports import free_port
 from dpp_shared.topics import DEAD_LETTER_TOPIC, RESULTS_TOPIC, TopicNamespace
-from tests.ops.support import produce_echo_jobs, read_all, wait_until
+from dpp_store import JobStatus, JobStore
+from tests.ops.support import produce_echo_jobs, read_all
+from tests.waiting import wait_until
 
 JOBS = 600
 MAX_WORKERS = 3
@@ -59,7 +60,7 @@ def test_autoscaler_follows_the_lag_without_losing_or_duplicating_jobs(
     log_file = tmp_path / "autoscale.log"
     metrics_port = free_port()
     command = [
-        sys.executable, "-m", "dpp_cli.autoscale", "--interval", "0.5",
+        sys.executable, "-m", "dpp_cli.main", "consumer", "autoscale", "--interval", "0.5",
         "--status-file", str(status_file), "--log-dir", str(tmp_path / "workers"),
         "--metrics-port", str(metrics_port),
     ]  # fmt: skip

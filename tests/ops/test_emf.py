@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 
-from dpp_cli.lag_export import EMF_NAMESPACE, GroupReport, LagSnapshot, WatchTarget, emf_document
-from dpp_cli.lag_export.emf import write_emf
-from dpp_shared.lag import (
+from dpp_ops.exporters import EMF_NAMESPACE, GroupReport, LagSnapshot, WatchTarget, emf_document
+from dpp_ops.exporters.emf import write_emf
+from dpp_ops.lag import (
     GroupLag,
     GroupStatus,
     LagSource,

@@ -12,10 +12,11 @@ import threading
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from dpp_cli.ports import free_port
-from dpp_shared.lag import LagReader
+from dpp_ops.lag import LagReader
+from dpp_ops.ports import free_port
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
-from tests.ops.support import commit_offsets, produce_plain, wait_until
+from tests.ops.support import commit_offsets, produce_plain
+from tests.waiting import wait_until
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from dpp_shared.lag import LagReader
+from dpp_ops.lag import LagReader
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from tests.ops.support import commit_offsets, produce_plain
 

@@ -13,7 +13,8 @@ import uuid
 import pytest
 
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
-from tests.ops.support import commit_offsets, produce_plain, wait_until
+from tests.ops.support import commit_offsets, produce_plain
+from tests.waiting import wait_until
 
 # ./dev does not install tmux (yet): skip where it is missing, CI included.
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="apt-get install -y tmux")

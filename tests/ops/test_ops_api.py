@@ -10,15 +10,16 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from dpp_cli.autoscale.supervisor import SupervisorStatus, status_file_publisher
-from dpp_cli.lag_export import LagMonitor, LagSampler, WatchTarget
-from dpp_cli.ops import OpsService, OpsSettings, create_app
-from dpp_cli.ops.dead_letters import DeadLetterReader
-from dpp_shared.lag import LagHistory, LagReader
-from dpp_shared.store import JobStart, JobStore
-from dpp_shared.store.engine import create_store_engine
+from dpp_ops.autoscale.supervisor import SupervisorStatus, status_file_publisher
+from dpp_ops.dead_letters import DeadLetterReader
+from dpp_ops.exporters import LagMonitor, LagSampler, WatchTarget
+from dpp_ops.lag import LagHistory, LagReader
+from dpp_ops.page import OpsService, OpsSettings, create_app
 from dpp_shared.topics import DEAD_LETTER_TOPIC, DEMO_TOPIC, TopicNamespace
-from tests.ops.support import commit_offsets, produce_plain, wait_until
+from dpp_store import JobStart, JobStore
+from dpp_store.engine import create_store_engine
+from tests.ops.support import commit_offsets, produce_plain
+from tests.waiting import wait_until
 
 SECRET = "ops-test-secret-that-is-long-enough-0123456789"
 
@@ -109,10 +110,10 @@ def test_overview_shows_lag_throughput_and_dead_letters(
 
     dead = view["dead_letters"]
     assert dead["arrived"] == 3
-    assert [d["event_id"] for d in dead["recent"]] == ["evt-2", "evt-1"]  # newest first, limit 2
+    assert [d["job_id"] for d in dead["recent"]] == ["evt-2", "evt-1"]  # newest first, limit 2
     assert dead["recent"][0]["error_type"] == "PermanentJobError"
     assert dead["recent"][0]["error"] == "bad input 2"
-    assert dead["recent"][0]["original_topic"] == topic
+    assert dead["recent"][0]["original"]["topic"] == topic
 
     for path in ("/api/groups", "/api/series", "/api/throughput", "/api/dead-letters"):
         assert http.get(path).status_code == 200
@@ -134,6 +135,7 @@ def test_page_and_static_files_are_served(client: tuple[TestClient, str]) -> Non
 def test_jwt_mode_requires_the_ops_read_scope(
     fresh_settings: pytest.MonkeyPatch, tmp_path: Path, kafka_bootstrap: str
 ) -> None:
+    from dpp_cli.commands.ops import producer_token_verifier
     from dpp_producer.auth import mint_token
     from dpp_producer.settings import producer_settings
 
@@ -143,7 +145,7 @@ def test_jwt_mode_requires_the_ops_read_scope(
     try:
         url = f"sqlite:///{tmp_path / 'jobs.db'}"
         service = ops_service(kafka_bootstrap, "g", "t", "d", url, auth="jwt")
-        with TestClient(create_app(service, start=False)) as http:
+        with TestClient(create_app(service, verify=producer_token_verifier(), start=False)) as http:
             anonymous = http.get("/api/overview")
             assert anonymous.status_code == 401
             assert anonymous.headers["www-authenticate"] == "Bearer"

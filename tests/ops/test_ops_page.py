@@ -16,11 +16,12 @@ import httpx
 import pytest
 from confluent_kafka import Consumer
 
-from dpp_cli.ports import free_port
-from dpp_shared.store import JobStart, JobStore
+from dpp_ops.ports import free_port
 from dpp_shared.topics import DEAD_LETTER_TOPIC, DEMO_TOPIC, TopicNamespace
+from dpp_store import JobStart, JobStore
 from tests.ops.browser import Browser, chromium_binary
-from tests.ops.support import produce_plain, wait_until
+from tests.ops.support import produce_plain
+from tests.waiting import wait_until
 
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "ops-page.png"
 
@@ -73,8 +74,8 @@ def ops_url(
     }
     topic = topic_namespace.physical(DEMO_TOPIC)
     command = [
-        sys.executable, "-m", "dpp_cli.ops", "--port", str(port), "--interval", "1.5",
-        "--group", group, "--topic", topic,
+        sys.executable, "-m", "dpp_cli.main", "ops", "serve",
+        "--port", str(port), "--interval", "1.5", "--group", group, "--topic", topic,
     ]  # fmt: skip
     log = tmp_path / "ops.log"
     with log.open("wb") as sink:
@@ -119,7 +120,7 @@ def assert_page_matches(dom: dict[str, Any], api: dict[str, Any]) -> None:
     assert {p["partition"]: p["lag"] for p in dom["partitions"]} == {
         p["partition"]: str(p["lag"]) for p in group["partitions"]
     }
-    assert dom["dead"] == [d["event_id"] for d in api["dead_letters"]["recent"]]
+    assert dom["dead"] == [d["job_id"] for d in api["dead_letters"]["recent"]]
     succeeded = sum(b["succeeded"] for b in api["throughput"]["buckets"])
     assert dom["throughput"] == str(succeeded)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dpp_cli.autoscale import WorkerPool
-from tests.ops.support import wait_until
+from dpp_ops.autoscale import WorkerPool
+from tests.waiting import wait_until
 
 # A stand-in worker: announces its metrics port, exits 0 on SIGTERM (or ignores it).
 WORKER = """

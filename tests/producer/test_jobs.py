@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from dpp_shared.store import JobStart, JobStore
+from dpp_store import JobStart, JobStore
 from tests.producer import factories
 from tests.producer.conftest import AppFactory
 from tests.producer.test_events import assert_problem

@@ -123,6 +123,11 @@ def test_plaintext_config_has_no_auth_and_durable_defaults() -> None:
     assert consumer["group.id"] == "workers"
 
 
+# Short enough to observe a refresh (at 80%, 4.8 s), long enough that the 1.2 s margin covers
+# poll() latency on a loaded 2-core machine.
+TOKEN_LIFETIME_S = 6.0
+
+
 def _quiet_logger() -> logging.Logger:
     logger = logging.getLogger("tests.msk_iam.librdkafka")
     logger.addHandler(logging.NullHandler())
@@ -135,7 +140,7 @@ def test_confluent_kafka_accepts_the_callback_and_refreshes_the_token(
     unused_loopback_port: int,
 ) -> None:
     """A real librdkafka producer configured for msk-iam calls our oauth_cb, takes its token,
-    and calls it again before expiry. The token lifetime is shortened to a few seconds here so
+    and calls it again before expiry. The token lifetime is shortened to six seconds here so
     the refresh (at 80% of the lifetime) is observable; no AWS endpoint is contacted."""
     kafka = KafkaSettings(
         security_mode="msk-iam", bootstrap_servers=f"127.0.0.1:{unused_loopback_port}"
@@ -145,9 +150,12 @@ def test_confluent_kafka_accepts_the_callback_and_refreshes_the_token(
     calls: list[tuple[float, float]] = []
 
     def recording_cb(oauthbearer_config: str | None) -> tuple[str, float]:
+        # librdkafka asks at 80% of the lifetime; record the ask itself, before signing, so
+        # a slow signature on a loaded machine is not mistaken for a late refresh.
+        asked_at = time.time()
         token, _expiry = signer(oauthbearer_config)
-        expiry = time.time() + 3.0
-        calls.append((time.time(), expiry))
+        expiry = time.time() + TOKEN_LIFETIME_S
+        calls.append((asked_at, expiry))
         return token, expiry
 
     config.update(

@@ -42,11 +42,3 @@ class JobCancelledError(ConsumerError):
 
 class JobRegistrationError(ConsumerError):
     """A job declaration is invalid: unknown event type, or two handlers for one type."""
-
-
-class DeadLetterNotFoundError(ConsumerError):
-    """No dead letter has the requested id."""
-
-    def __init__(self, dead_letter_id: str) -> None:
-        super().__init__(f"no dead letter with id {dead_letter_id!r}")
-        self.dead_letter_id = dead_letter_id

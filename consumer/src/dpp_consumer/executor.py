@@ -10,18 +10,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from dpp_consumer import retry
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
 from dpp_consumer.offsets import PartitionKey
 from dpp_consumer.records import ConsumedRecord
-from dpp_consumer.runner import Outcome, Unit
+from dpp_consumer.units import Outcome, Unit
+from dpp_shared import headers as hdr
 
 RunUnit = Callable[[Unit], list[Outcome]]
 Completion = tuple[Unit, list[Outcome]]
 
 
 def not_before(record: ConsumedRecord) -> datetime | None:
-    raw = record.header(retry.NOT_BEFORE)
+    raw = record.header(hdr.NOT_BEFORE)
     if raw is None:
         return None
     try:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from dpp_consumer.retry import MAX_ERROR_CHARS
 from dpp_shared.codec import CONTENT_TYPE_HEADER, JSON_MEDIA_TYPE, TRACEPARENT_HEADER, KafkaRecord
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.events import REGISTRY, EventType
@@ -101,7 +102,7 @@ def failed_record(
         event_type=event_type,
         attempts=attempts,
         error_type=error_type,
-        error=error,
+        error=error[:MAX_ERROR_CHARS],  # bounded like the dead letter's header
         failed_at=failed_at,
     )
     return _record(_FAILED, job_id, payload, started_by, namespace)

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from dpp_consumer.offsets import PartitionKey
-from dpp_consumer.runner import Outcome
+from dpp_consumer.units import Outcome
 
 TRANSACTION_TIMEOUT_S = 30.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
@@ -12,19 +12,20 @@ from pydantic import ValidationError
 from dpp_consumer.errors import JobError
 from dpp_shared.codec import Headers
 from dpp_shared.errors import DppError, EventDecodeError
+from dpp_shared.headers import (  # the worker writes them; dpp_ops reads them
+    ATTEMPT,
+    ERROR,
+    ERROR_TYPE,
+    FAILED_AT,
+    HEADER_PREFIX,
+    NOT_BEFORE,
+    ORIGINAL_OFFSET,
+    ORIGINAL_PARTITION,
+    ORIGINAL_TOPIC,
+    RETRIABLE,
+)
 from dpp_shared.topics import DEAD_LETTER_TOPIC, TopicNamespace, retry_topic_name
 
-HEADER_PREFIX = "dpp-"
-ERROR = "dpp-error"
-ERROR_TYPE = "dpp-error-type"
-RETRIABLE = "dpp-retriable"
-ATTEMPT = "dpp-attempt"
-ORIGINAL_TOPIC = "dpp-original-topic"
-ORIGINAL_PARTITION = "dpp-original-partition"
-ORIGINAL_OFFSET = "dpp-original-offset"
-FAILED_AT = "dpp-failed-at"
-NOT_BEFORE = "dpp-not-before"
-REPLAY_OF = "dpp-replay-of"
 MAX_ERROR_CHARS = 2_000
 
 
@@ -79,6 +80,10 @@ class Delivery:
             original_offset=original_offset,
             not_before=not_before,
         )
+
+    def at_attempt(self, attempt: int) -> Delivery:
+        """The same original record, counted as ``attempt`` and due now."""
+        return replace(self, attempt=attempt, not_before=None)
 
 
 @dataclass(frozen=True)

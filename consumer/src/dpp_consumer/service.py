@@ -15,8 +15,8 @@ from dpp_consumer.settings import WorkerSettings, worker_settings
 from dpp_consumer.worker import Worker
 from dpp_shared.database_secret import resolve_database_url
 from dpp_shared.settings import aws_settings, database_settings, kafka_settings, topic_settings
-from dpp_shared.store import JobStore
 from dpp_shared.topics import TopicNamespace
+from dpp_store import JobStore
 
 
 def build_worker(

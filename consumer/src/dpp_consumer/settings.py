@@ -8,9 +8,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from dpp_shared.topics import RETRY_DELAYS_S
-
-DEFAULT_GROUP = "dpp-ml-workers"
+from dpp_shared.topics import RETRY_DELAYS_S, WORKER_GROUP
 
 
 class WorkerSettings(BaseSettings):
@@ -18,7 +16,7 @@ class WorkerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DPP_", extra="ignore")
 
-    consumer_group: str = Field(default=DEFAULT_GROUP, min_length=1, description="Consumer group")
+    consumer_group: str = Field(default=WORKER_GROUP, min_length=1, description="Consumer group")
     worker_concurrency: int = Field(default=4, ge=1, le=256, description="Jobs run at once")
     drain_timeout_s: float = Field(
         default=30.0, ge=0, description="On SIGTERM, how long in-flight jobs may finish"

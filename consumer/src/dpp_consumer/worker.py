@@ -12,20 +12,22 @@ from dataclasses import dataclass
 from aws_lambda_powertools import Logger
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from dpp_consumer.bookkeeping import JobBook
+from dpp_consumer.dispatch import dpp_headers
 from dpp_consumer.executor import Executor, JobPool
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
 from dpp_consumer.log import worker_logger
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.offsets import OffsetTracker, PartitionKey
+from dpp_consumer.outcomes import OutcomeRecords
 from dpp_consumer.publisher import OutcomePublisher
 from dpp_consumer.records import ConsumedRecord
 from dpp_consumer.retry import Delivery, Failure, RetryPolicy
-from dpp_consumer.runner import JobRunner, Outcome, Unit, dpp_headers
+from dpp_consumer.runner import JobRunner
 from dpp_consumer.settings import WorkerSettings
-from dpp_shared.codec import KafkaRecord
+from dpp_consumer.units import Outcome, Unit
 from dpp_shared.kafka_config import consumer_config, producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings
-from dpp_shared.store import JobStore
 from dpp_shared.topics import TopicNamespace
 
 POLL_TIMEOUT_S = 0.05
@@ -57,7 +59,7 @@ class Worker:
         kafka: KafkaSettings,
         aws: AwsSettings,
         namespace: TopicNamespace,
-        store: JobStore,
+        store: JobBook,
         registry: JobRegistry,
         metrics: WorkerMetrics | None = None,
         logger: Logger | None = None,
@@ -74,6 +76,7 @@ class Worker:
         self.retry = RetryPolicy(
             namespace, max_attempts=settings.max_attempts, delays_s=settings.retry_delays_s
         )
+        self._outcome_records = OutcomeRecords(self.retry, namespace)
         self._stop = threading.Event()
         self._closing = threading.Event()
         self._offsets = OffsetTracker()
@@ -121,8 +124,7 @@ class Worker:
         runner = JobRunner(
             registry=self.registry,
             store=self.store,
-            retry_policy=self.retry,
-            namespace=self.namespace,
+            outcome_records=self._outcome_records,
             metrics=self.metrics,
             logger=self.logger,
             is_closing=self._closing.is_set,
@@ -316,7 +318,7 @@ class Worker:
         `except`). Closing: leave the unit for redelivery. Otherwise dead-letter its records,
         so one odd record can never stall its partition's commits."""
         if self._closing.is_set():
-            return [Outcome(r.topic, r.partition, r.offset, False) for r in unit.records]
+            return [Outcome.redeliver(record) for record in unit.records]
         error = sys.exc_info()[1] or RuntimeError("unit failed")
         self.logger.exception("unit failed outside any job; dead-lettering its records")
         failure = Failure(f"WorkerError.{type(error).__name__}", str(error), retriable=False)
@@ -325,15 +327,8 @@ class Worker:
             delivery = Delivery.of(
                 consumed.topic, consumed.partition, consumed.offset, dpp_headers(consumed)
             )
-            route = self.retry.route(
-                job_topic=None, delivery=delivery, failure=failure, headers=consumed.headers
-            )
-            record = KafkaRecord(
-                route.topic, consumed.key or b"", consumed.value or b"", route.headers
-            )
-            outcomes.append(
-                Outcome(consumed.topic, consumed.partition, consumed.offset, True, (record,))
-            )
+            _route, dead_letter = self._outcome_records.forward(consumed, delivery, failure)
+            outcomes.append(Outcome.done(consumed, dead_letter))
         return outcomes
 
 

@@ -37,9 +37,14 @@ locals {
   contract       = jsondecode(file("${path.module}/../../contract/components.json")).components
   consumer_group = "dpp-ml-workers"
 
+  # The backend may touch uploads under this prefix only (s3-uploads grants nothing else); the
+  # contract fixes it, so the grant and the backend's UPLOADS_PREFIX cannot drift apart.
+  uploads_prefix = local.contract.backend.environment_values.UPLOADS_PREFIX
+
   # A value for every environment name a component declares; a name missing here fails the plan
   # (and tests/infra/test_contract.py). DPP_ENV is the environment itself: `dev` is a deployed
-  # environment, never the sandbox.
+  # environment, never the sandbox. UPLOADS_BUCKET is the bucket's name, not
+  # module.uploads.bucket_name: the bucket policy needs the backend's role (a cycle).
   environment_values = {
     DPP_ENV                 = var.environment
     JWT_SECRET_ARN          = module.secrets.secret_arn
@@ -51,6 +56,8 @@ locals {
     DATABASE_SECRET_ARN     = module.database.master_user_secret_arn
     CORS_ORIGIN             = local.cors_origin
     NODE_ENV                = "production"
+    UPLOADS_BUCKET          = "${local.name}-uploads"
+    UPLOADS_PREFIX          = local.uploads_prefix
   }
   # DPP_EVENTS_FUNCTION names the producer alias, so it is added where module.producer exists.
   late_environment = ["DPP_EVENTS_FUNCTION"]
@@ -96,7 +103,7 @@ module "database" {
   name                = "${local.name}-db"
   subnet_ids          = module.network.private_subnet_ids
   security_group_ids  = [module.network.security_group_ids.database]
-  capacity            = { min_acu = var.database.min_acu, max_acu = var.database.max_acu }
+  capacity            = { min_acu = var.database.min_acu, max_acu = var.database.max_acu, seconds_until_auto_pause = var.database.pause_after_seconds }
   rds_proxy           = { enabled = var.database.rds_proxy }
   deletion_protection = false
   skip_final_snapshot = true
@@ -131,6 +138,16 @@ module "backend" {
   vpc_config              = { subnet_ids = module.network.private_subnet_ids, security_group_ids = [module.network.security_group_ids.lambda] }
   provisioned_concurrency = var.backend_provisioned_concurrency
   tags                    = local.tags
+}
+
+module "uploads" {
+  source = "../../modules/s3-uploads"
+
+  bucket_name   = "${local.name}-uploads"
+  access        = { roles = { backend = module.backend.role_name }, prefix = local.uploads_prefix }
+  cors_origins  = distinct([local.cors_origin, "https://${local.site_domain}"])
+  force_destroy = true
+  tags          = local.tags
 }
 
 module "api" {
@@ -239,5 +256,11 @@ module "monitoring" {
   }
   budget       = { monthly_limit_usd = var.monthly_budget_usd, emails = var.alert_emails }
   alarm_emails = var.alert_emails
-  tags         = local.tags
+  cloudfront   = { distribution_id = module.website.distribution_id }
+  # Request metrics (billed) on uploads only; the site bucket is watched through CloudFront.
+  s3_buckets = {
+    website = { name = module.website.bucket_name }
+    uploads = { name = module.uploads.bucket_name, request_metrics = true }
+  }
+  tags = local.tags
 }

@@ -104,3 +104,13 @@ output "custom_domain_targets" {
     api     = module.api.custom_domain_target
   }
 }
+
+output "uploads_bucket" {
+  description = "Private uploads bucket (the backend's UPLOADS_BUCKET; objects under UPLOADS_PREFIX only)."
+  value       = module.uploads.bucket_name
+}
+
+output "edge_dashboard_name" {
+  description = "CloudWatch dashboard of the site, buckets, Lambda concurrency and API request count."
+  value       = module.monitoring.edge_dashboard_name
+}

@@ -59,11 +59,12 @@ variable "artifacts" {
 }
 
 variable "database" {
-  description = "Aurora Serverless v2 capacity and RDS Proxy switch."
+  description = "Aurora Serverless v2 capacity (min 0 ACU: pauses after pause_after_seconds idle) and RDS Proxy switch (off: a proxy would keep the cluster awake)."
   type = object({
-    min_acu   = optional(number, 0.5)
-    max_acu   = optional(number, 2)
-    rds_proxy = optional(bool, false)
+    min_acu             = optional(number, 0)
+    max_acu             = optional(number, 2)
+    pause_after_seconds = optional(number, 300)
+    rds_proxy           = optional(bool, false)
   })
   default = {}
 

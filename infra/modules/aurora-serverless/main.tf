@@ -48,9 +48,11 @@ resource "aws_rds_cluster" "this" {
   final_snapshot_identifier       = var.skip_final_snapshot ? null : "${var.name}-final"
   enabled_cloudwatch_logs_exports = ["postgresql"]
 
+  # min 0 ACU lets an idle cluster pause (no ACU-hours billed); the first connection resumes it.
   serverlessv2_scaling_configuration {
-    min_capacity = var.capacity.min_acu
-    max_capacity = var.capacity.max_acu
+    min_capacity             = var.capacity.min_acu
+    max_capacity             = var.capacity.max_acu
+    seconds_until_auto_pause = var.capacity.min_acu == 0 ? var.capacity.seconds_until_auto_pause : null
   }
 
   tags = var.tags

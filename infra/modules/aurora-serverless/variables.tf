@@ -32,16 +32,22 @@ variable "engine_version" {
 }
 
 variable "capacity" {
-  description = "Serverless v2 capacity range in ACUs (0 lets the cluster pause when idle, on engines that support it)."
+  description = "Serverless v2 capacity range in ACUs; min_acu = 0 pauses the idle cluster after seconds_until_auto_pause (Aurora PostgreSQL 16.3+)."
   type = object({
-    min_acu = optional(number, 0.5)
-    max_acu = optional(number, 2)
+    min_acu                  = optional(number, 0.5)
+    max_acu                  = optional(number, 2)
+    seconds_until_auto_pause = optional(number, 300)
   })
   default = {}
 
   validation {
     condition     = var.capacity.min_acu >= 0 && var.capacity.max_acu <= 256 && var.capacity.min_acu <= var.capacity.max_acu
     error_message = "capacity must satisfy 0 <= min_acu <= max_acu <= 256."
+  }
+
+  validation {
+    condition     = var.capacity.seconds_until_auto_pause >= 300 && var.capacity.seconds_until_auto_pause <= 86400
+    error_message = "capacity.seconds_until_auto_pause must be 300-86400 seconds."
   }
 }
 

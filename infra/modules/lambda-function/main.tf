@@ -62,14 +62,6 @@ resource "aws_lambda_alias" "this" {
   function_version = aws_lambda_function.this.version
 }
 
-resource "aws_lambda_provisioned_concurrency_config" "this" {
-  count = var.provisioned_concurrency > 0 ? 1 : 0
-
-  function_name                     = aws_lambda_function.this.function_name
-  qualifier                         = aws_lambda_alias.this.name
-  provisioned_concurrent_executions = var.provisioned_concurrency
-}
-
 # lambda-backend created the alias only with provisioned concurrency; it now always exists.
 moved {
   from = aws_lambda_alias.this[0]

@@ -42,6 +42,13 @@ variable "thresholds" {
     lag_messages           = optional(number, 1000)
     lag_seconds            = optional(number, 300)
     dead_letters           = optional(number, 0)
+    # Edge and storage alarms (alarms_edge.tf).
+    cloudfront_cache_hit_rate_min_pct = optional(number, 70)
+    cloudfront_origin_latency_p95_ms  = optional(number, 1000)
+    lambda_concurrent_executions      = optional(number, 50)
+    api_requests_per_5min             = optional(number, 30000)
+    s3_5xx_errors                     = optional(number, 5)
+    s3_bucket_size_gb                 = optional(number, 50)
   })
   default = {}
 }
@@ -60,9 +67,32 @@ variable "budget" {
 }
 
 variable "alarm_emails" {
-  description = "E-mail addresses subscribed to the alarm topic."
+  description = "E-mail addresses subscribed to the alarm topic (one subscription each; each address confirms by e-mail)."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alarm_emails : can(regex("^[^@ ]+@[^@ ]+\\.[^@ ]+$", e))])
+    error_message = "alarm_emails must be e-mail addresses."
+  }
+}
+
+variable "cloudfront" {
+  description = "CloudFront distribution to watch (cache hit rate, origin latency); additional_metrics turns on the paid additional-metrics subscription those two metrics need. null watches none."
+  type = object({
+    distribution_id    = string
+    additional_metrics = optional(bool, true)
+  })
+  default = null
+}
+
+variable "s3_buckets" {
+  description = "Buckets to watch by stable key: daily storage metrics always (free); request_metrics = true adds an EntireBucket request-metrics filter (billed as CloudWatch metrics) and a 5xx alarm."
+  type = map(object({
+    name            = string
+    request_metrics = optional(bool, false)
+  }))
+  default = {}
 }
 
 variable "tags" {

@@ -170,6 +170,11 @@ resource "aws_cloudfront_distribution" "this" {
     compress                   = true
     cache_policy_id            = aws_cloudfront_cache_policy.html.id
     response_headers_policy_id = aws_cloudfront_response_headers_policy.this.id
+
+    function_association {
+      event_type   = "viewer-request"
+      function_arn = aws_cloudfront_function.this.arn
+    }
   }
 
   dynamic "ordered_cache_behavior" {

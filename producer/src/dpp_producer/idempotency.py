@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dpp_producer.errors import IdempotencyConflictError, MalformedRequestError
 
 if TYPE_CHECKING:
-    from dpp_shared.store import IdempotencyStore
+    from dpp_store import IdempotencyStore
 
 MAX_KEY_LENGTH = 255
 

@@ -18,7 +18,7 @@ from dpp_shared.settings import AwsSettings, KafkaSettings, TopicSettings
 from dpp_shared.topics import TopicNamespace
 
 if TYPE_CHECKING:
-    from dpp_shared.store import IdempotencyStore, JobStore
+    from dpp_store import IdempotencyStore, JobStore
 
 
 @dataclass
@@ -55,7 +55,7 @@ class ProducerRuntime:
         metrics.watch_queue(publisher.queue_depth)
 
         def idempotency_store() -> IdempotencyStore:
-            from dpp_shared.store import IdempotencyStore  # noqa: PLC0415 - SQLAlchemy is heavy
+            from dpp_store import IdempotencyStore  # noqa: PLC0415 - SQLAlchemy is heavy
 
             url = resolve_database_url(settings.database_url, settings.database_secret_arn)
             return IdempotencyStore.from_url(url)
@@ -77,7 +77,7 @@ class ProducerRuntime:
         """The consumer's job store, opened (and migrated, which is idempotent) on first use."""
         with self._job_store_lock:
             if self._job_store is None:
-                from dpp_shared.store import JobStore  # noqa: PLC0415 - SQLAlchemy is heavy
+                from dpp_store import JobStore  # noqa: PLC0415 - SQLAlchemy is heavy
 
                 url = resolve_database_url(
                     self.settings.database_url, self.settings.database_secret_arn

@@ -50,6 +50,9 @@ BATCH_TOPIC = "dpp.persona.batch"
 RESULTS_TOPIC = "dpp.job.results"
 DEAD_LETTER_TOPIC = "dpp.dead-letter"
 
+# The consumer group of the ML workers; operators' tools watch it by default.
+WORKER_GROUP = "dpp-ml-workers"
+
 # Topics that carry job requests; each gets its retry tiers.
 JOB_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(DEMO_TOPIC, partitions=3, retention_ms=1 * DAY_MS),

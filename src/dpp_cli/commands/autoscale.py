@@ -34,23 +34,24 @@ def autoscale(
     """Run `dpp consumer run` workers and keep their number at what the lag asks for.
 
     Policy from DPP_AUTOSCALE_* (the same as the KEDA manifest), decided every polling interval
-    by dpp_shared.lag.decide; workers removed get SIGTERM and drain. Ctrl-C/SIGTERM stops all.
+    by dpp_ops.autoscale.decide; workers removed get SIGTERM and drain. Ctrl-C/SIGTERM stops all.
     """
     import logging  # noqa: PLC0415
     import signal  # noqa: PLC0415
 
-    from dpp_cli.autoscale import Supervisor, WorkerPool  # noqa: PLC0415
-    from dpp_cli.autoscale.supervisor import (  # noqa: PLC0415
+    from dpp_cli.stack.processes import dpp_command  # noqa: PLC0415
+    from dpp_consumer.settings import worker_settings  # noqa: PLC0415
+    from dpp_ops.autoscale import Supervisor, WorkerPool  # noqa: PLC0415
+    from dpp_ops.autoscale.settings import get_autoscale_settings  # noqa: PLC0415
+    from dpp_ops.autoscale.supervisor import (  # noqa: PLC0415
         Publisher,
         metrics_publisher,
         status_file_publisher,
     )
-    from dpp_cli.lag_export import worker_topics  # noqa: PLC0415
-    from dpp_cli.paths import dpp_home  # noqa: PLC0415
-    from dpp_cli.stack.processes import dpp_command  # noqa: PLC0415
-    from dpp_consumer.settings import worker_settings  # noqa: PLC0415
+    from dpp_ops.exporters import worker_topics  # noqa: PLC0415
+    from dpp_ops.lag import LagReader, get_lag_settings  # noqa: PLC0415
+    from dpp_ops.paths import dpp_home  # noqa: PLC0415
     from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
-    from dpp_shared.lag import LagReader, get_autoscale_settings, get_lag_settings  # noqa: PLC0415
     from dpp_shared.settings import aws_settings, kafka_settings  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

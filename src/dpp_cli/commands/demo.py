@@ -130,9 +130,9 @@ def _lifecycle_events(job_ids: list[str], since_ms: int) -> tuple[str, dict[str,
     """Read the jobs' lifecycle events from the results topic of the running stack."""
     import os  # noqa: PLC0415
 
-    from dpp_cli.paths import sandbox_home  # noqa: PLC0415
     from dpp_cli.sandbox import KafkaSandbox  # noqa: PLC0415
     from dpp_cli.stack.results import read_lifecycle_events  # noqa: PLC0415
+    from dpp_ops.paths import sandbox_home  # noqa: PLC0415
     from dpp_shared.kafka_config import consumer_config  # noqa: PLC0415
     from dpp_shared.settings import aws_settings, kafka_settings, topic_settings  # noqa: PLC0415
     from dpp_shared.topics import RESULTS_TOPIC, TopicNamespace  # noqa: PLC0415

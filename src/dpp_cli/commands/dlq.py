@@ -10,7 +10,7 @@ import typer
 from dpp_cli.console import err, fail, out
 
 if TYPE_CHECKING:
-    from dpp_consumer.dead_letters import DeadLetterBox
+    from dpp_ops.dead_letters import DeadLetterBox
 
 app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
 
@@ -19,7 +19,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 def _box() -> DeadLetterBox:
     """The dead-letter topic of the configured cluster and topic prefix (KAFKA_*, DPP_*)."""
-    from dpp_consumer.dead_letters import DeadLetterBox  # noqa: PLC0415 - keep --help instant
+    from dpp_ops.dead_letters import DeadLetterBox  # noqa: PLC0415 - keep --help instant
     from dpp_shared.kafka_config import consumer_config, producer_config  # noqa: PLC0415
     from dpp_shared.settings import aws_settings, kafka_settings, topic_settings  # noqa: PLC0415
     from dpp_shared.topics import TopicNamespace  # noqa: PLC0415
@@ -69,7 +69,7 @@ def show(
     dead_letter_id: Annotated[str, typer.Argument(help="partition:offset, or a job id")],
 ) -> None:
     """Show one dead letter in full: failure headers, event headers and payload (JSON)."""
-    from dpp_consumer.errors import DeadLetterNotFoundError  # noqa: PLC0415
+    from dpp_ops.errors import DeadLetterNotFoundError  # noqa: PLC0415
 
     box = _box()
     try:
@@ -93,7 +93,7 @@ def replay(
     as_json: JsonOption = False,
 ) -> None:
     """Send dead letters back to their original topics as new jobs (new event ids)."""
-    from dpp_consumer.errors import DeadLetterNotFoundError  # noqa: PLC0415
+    from dpp_ops.errors import DeadLetterNotFoundError  # noqa: PLC0415
 
     if bool(ids) == replay_all:
         fail("give --id (one or more) or --all")

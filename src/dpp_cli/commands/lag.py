@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from rich.table import Table
 
-    from dpp_cli.lag_export import LagMonitor, LagSnapshot
+    from dpp_ops.exporters import LagMonitor, LagSnapshot
 
 EXIT_UNHEALTHY = 3
 """Exit code when a group is ERR (a partition in STOP, STALL or REWIND)."""
@@ -46,7 +46,7 @@ Topics = Annotated[
 def _monitor(
     groups: list[str] | None, topics: list[str] | None, timeout_s: float = 15.0
 ) -> LagMonitor:
-    from dpp_cli.lag_export import LagMonitor, default_targets  # noqa: PLC0415
+    from dpp_ops.exporters import LagMonitor, default_targets  # noqa: PLC0415
 
     return LagMonitor.from_settings(default_targets(groups or (), topics or ()), timeout_s)
 
@@ -123,7 +123,7 @@ def show(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from dpp_cli.lag_export.history_file import load_history, save_history  # noqa: PLC0415
+    from dpp_ops.exporters.history_file import load_history, save_history  # noqa: PLC0415
 
     monitor = _monitor(group, topic, timeout)
     groups = [target.group for target in monitor.targets]
@@ -185,7 +185,7 @@ def export(
 
     from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415
 
-    from dpp_cli.lag_export import LagCollector, LagSampler  # noqa: PLC0415
+    from dpp_ops.exporters import LagCollector, LagSampler  # noqa: PLC0415
 
     if port == 0 and not emf:
         fail("nothing to export: give --port or --emf")
@@ -206,9 +206,9 @@ def export(
 
 
 def _emf_listener() -> Callable[[LagSnapshot], None]:
-    from dpp_cli.lag_export import emf_document  # noqa: PLC0415
-    from dpp_cli.lag_export.emf import write_emf  # noqa: PLC0415
-    from dpp_cli.ops.dead_letters import DeadLetterReader  # noqa: PLC0415
+    from dpp_ops.dead_letters import DeadLetterReader  # noqa: PLC0415
+    from dpp_ops.exporters import emf_document  # noqa: PLC0415
+    from dpp_ops.exporters.emf import write_emf  # noqa: PLC0415
     from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
     from dpp_shared.settings import aws_settings, kafka_settings, topic_settings  # noqa: PLC0415
     from dpp_shared.topics import DEAD_LETTER_TOPIC, TopicNamespace  # noqa: PLC0415
@@ -253,11 +253,8 @@ def keda(
 def keda_manifest(group: str | None = None, topic: str | None = None) -> str:
     """The manifest text `dpp lag keda` prints."""
     from dpp_consumer.settings import worker_settings  # noqa: PLC0415
-    from dpp_shared.lag import (  # noqa: PLC0415
-        get_autoscale_settings,
-        render_scaled_object,
-        to_yaml,
-    )
+    from dpp_ops.autoscale.keda import render_scaled_object, to_yaml  # noqa: PLC0415
+    from dpp_ops.autoscale.settings import get_autoscale_settings  # noqa: PLC0415
 
     settings = get_autoscale_settings()
     target = settings.target()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from dpp_cli.console import err
+
+if TYPE_CHECKING:
+    from dpp_ops.page.access import TokenVerifier
 
 app = typer.Typer(help="The live ops page and its JSON API.", no_args_is_help=True)
 
@@ -39,9 +42,9 @@ def serve(
     import uvicorn  # noqa: PLC0415 - keep `dpp --help` instant
 
     from dpp_cli.console import fail  # noqa: PLC0415
-    from dpp_cli.ops.app import create_app  # noqa: PLC0415
-    from dpp_cli.ops.service import build_service  # noqa: PLC0415
-    from dpp_cli.ops.settings import ops_settings  # noqa: PLC0415
+    from dpp_ops.page.app import create_app  # noqa: PLC0415
+    from dpp_ops.page.service import build_service  # noqa: PLC0415
+    from dpp_ops.page.settings import ops_settings  # noqa: PLC0415
 
     overrides = {
         k: v
@@ -58,8 +61,33 @@ def serve(
         f"ops page on [bold]http://{settings.host}:{settings.port}/[/] (auth {mode}); "
         f"groups: {targets}"
     )
-    uvicorn.run(create_app(service), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        create_app(service, verify=producer_token_verifier()),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+    )
 
 
 def _loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def producer_token_verifier() -> TokenVerifier:
+    """Verifies ops tokens exactly as the producer verifies its own (same secret, audience)."""
+    from dpp_ops.errors import AccessDeniedError  # noqa: PLC0415
+    from dpp_ops.page.access import Caller  # noqa: PLC0415
+    from dpp_producer.auth import authenticate  # noqa: PLC0415
+    from dpp_producer.errors import AuthenticationError  # noqa: PLC0415
+    from dpp_producer.jwt_secret import jwt_secret  # noqa: PLC0415
+    from dpp_producer.settings import producer_settings  # noqa: PLC0415
+
+    def verify(authorization: str | None) -> Caller:
+        producer = producer_settings()
+        try:
+            principal = authenticate(authorization, jwt_secret(producer), producer.jwt_audience)
+        except AuthenticationError as error:
+            raise AccessDeniedError(401, error.detail) from None
+        return Caller(principal.subject, frozenset(principal.scopes))
+
+    return verify

@@ -38,8 +38,8 @@ def apply(
     """
     from rich.table import Table  # noqa: PLC0415
 
+    from dpp_ops.topic_admin import apply_topics  # noqa: PLC0415
     from dpp_shared.settings import topic_settings  # noqa: PLC0415
-    from dpp_shared.topic_admin import apply_topics  # noqa: PLC0415
     from dpp_shared.topics import TopicNamespace, declared_topics  # noqa: PLC0415
 
     namespace = TopicNamespace(topic_settings().topic_prefix)
@@ -68,8 +68,8 @@ def list_topics() -> None:
     """List the declared topics and whether each exists on the cluster, with its partitions."""
     from rich.table import Table  # noqa: PLC0415
 
+    from dpp_ops.topic_admin import describe_topics  # noqa: PLC0415
     from dpp_shared.settings import topic_settings  # noqa: PLC0415
-    from dpp_shared.topic_admin import describe_topics  # noqa: PLC0415
     from dpp_shared.topics import TopicNamespace, declared_topics  # noqa: PLC0415
 
     namespace = TopicNamespace(topic_settings().topic_prefix)

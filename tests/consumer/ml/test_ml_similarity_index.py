@@ -13,7 +13,7 @@ import pytest
 
 from dpp_consumer.ml import similarity_index
 from dpp_consumer.ml.embedding import embed
-from dpp_consumer.ml.errors import JobCancelledError
+from dpp_consumer.ml.errors import BatchCancelledError
 from dpp_consumer.ml.index_checkpoint import (
     FileIndexCheckpoint,
     IndexState,
@@ -150,7 +150,7 @@ def test_cancellation_stops_between_chunks_and_can_be_resumed(
         polls.append(None)
         return len(polls) == 3
 
-    with pytest.raises(JobCancelledError) as cancelled:
+    with pytest.raises(BatchCancelledError) as cancelled:
         build_similarity_index(
             DOCUMENTS, checkpoint, should_cancel=cancel_on_third_poll, chunk_size=CHUNK, top_k=3
         )

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from dpp_cli.ports import free_port
-from dpp_shared.topic_admin import apply_topics
+from dpp_ops.ports import free_port
+from dpp_ops.topic_admin import apply_topics
 from dpp_shared.topics import declared_topics
 
 from .emulator import LambdaEmulator, rie_binary, runtime_directory

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dpp_cli.ports import free_port
+from dpp_ops.ports import free_port
 
 TOOLS_BIN = Path(os.environ.get("DPP_TOOLS_HOME", Path.home() / ".cache" / "dpp" / "tools")) / "bin"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"

@@ -17,6 +17,7 @@ from dpp_producer.settings import ProducerSettings
 from dpp_shared.database_secret import forget_cached_secrets, resolve_database_url
 from dpp_shared.errors import ConfigurationError
 from dpp_shared.settings import AwsSettings, KafkaSettings, TopicSettings, database_settings
+from dpp_store import JobStore
 
 from .conftest import REGION, AwsStandIn
 
@@ -119,9 +120,10 @@ def test_the_worker_opens_its_job_store_with_the_secret(
     try:
         settings = WorkerSettings()
         assert settings.database_secret_arn == arn
-        worker = build_worker(settings)
-        assert worker.store.engine.url.password == "from-secret"
-        worker.store.migrate()
-        worker.store.close()
+        store = build_worker(settings).store
+        assert isinstance(store, JobStore)
+        assert store.engine.url.password == "from-secret"
+        store.migrate()
+        store.close()
     finally:
         database_settings.cache_clear()

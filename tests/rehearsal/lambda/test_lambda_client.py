@@ -7,10 +7,15 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from dpp_client import (
+    AuthenticationError,
+    ClientConfigurationError,
+    Event,
+    EventRejectedError,
+    EventsClient,
+)
+from dpp_client.lambda_invoke import Credentials, LambdaInvokeTransport, sign
 from dpp_producer.auth import mint_token
-from dpp_shared.client import AuthenticationError, Event, EventRejectedError, EventsClient
-from dpp_shared.client.lambda_invoke import Credentials, LambdaInvokeTransport, sign
-from dpp_shared.errors import ConfigurationError
 from tests.producer import factories
 
 from .conftest import REGION, AwsStandIn, ProducerApi
@@ -62,9 +67,9 @@ def test_the_signature_is_the_one_botocore_computes(
 
 
 def test_from_env_needs_credentials_for_the_invoke_transport() -> None:
-    with pytest.raises(ConfigurationError, match="AWS_ACCESS_KEY_ID"):
+    with pytest.raises(ClientConfigurationError, match="AWS_ACCESS_KEY_ID"):
         EventsClient.from_env({"DPP_EVENTS_FUNCTION": "producer", "DPP_API_TOKEN": "t"})
-    with pytest.raises(ConfigurationError, match="DPP_API_URL"):
+    with pytest.raises(ClientConfigurationError, match="DPP_API_URL"):
         EventsClient.from_env({"DPP_API_TOKEN": "t"})
 
 

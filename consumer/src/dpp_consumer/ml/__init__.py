@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dpp_consumer.ml.embedding import embed, shared_encoder
-    from dpp_consumer.ml.errors import JobCancelledError, MLError, ModelFilesMissingError
+    from dpp_consumer.ml.errors import BatchCancelledError, MLError, ModelFilesMissingError
     from dpp_consumer.ml.index_checkpoint import (
         FileIndexCheckpoint,
         IndexCheckpoint,
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "embed": "embedding",
     "shared_encoder": "embedding",
-    "JobCancelledError": "errors",
+    "BatchCancelledError": "errors",
     "MLError": "errors",
     "ModelFilesMissingError": "errors",
     "FileIndexCheckpoint": "index_checkpoint",
@@ -59,13 +59,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BatchCancelledError",
     "Document",
     "FileIndexCheckpoint",
     "InMemoryIndexCheckpoint",
     "IndexCheckpoint",
     "IndexProgress",
     "IndexState",
-    "JobCancelledError",
     "MLError",
     "ModelFilesMissingError",
     "Neighbour",

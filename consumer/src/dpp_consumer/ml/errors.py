@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dpp_consumer.errors import ConsumerError
 
-class MLError(Exception):
+
+class MLError(ConsumerError):
     """Root of every error raised by ``dpp_consumer.ml``."""
 
 
@@ -15,7 +17,7 @@ class ModelFilesMissingError(MLError):
         self.path = path
 
 
-class JobCancelledError(MLError):
+class BatchCancelledError(MLError):
     """A batch job stopped between chunks because its cancellation callable said so.
 
     Everything up to ``done`` is checkpointed, so the job can be resumed later.

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dpp_consumer.ml.embedding import embed
-from dpp_consumer.ml.errors import JobCancelledError
+from dpp_consumer.ml.errors import BatchCancelledError
 from dpp_consumer.ml.index_checkpoint import IndexCheckpoint, IndexState
 from dpp_consumer.ml.minilm import EMBEDDING_DIM, MODEL_NAME, Float32Array
 
@@ -126,7 +126,7 @@ def build_similarity_index(
     chunk when it calls this again with the same documents and checkpoint; the result equals an
     uninterrupted run's. A checkpoint saved for a different document list is ignored and the
     build restarts from zero. ``should_cancel`` is polled between chunks; when it returns True
-    the build stops with :class:`JobCancelledError`, its progress kept.
+    the build stops with :class:`BatchCancelledError`, its progress kept.
     """
     if chunk_size < 1 or top_k < 1:
         raise ValueError("chunk_size and top_k must be at least 1")
@@ -147,7 +147,7 @@ def build_similarity_index(
     done = state.done
     while done < total:
         if should_cancel is not None and should_cancel():
-            raise JobCancelledError(done, total)
+            raise BatchCancelledError(done, total)
         batch = documents[done : done + chunk_size]
         chunks.append(embed([d.text for d in batch]))
         done += len(batch)

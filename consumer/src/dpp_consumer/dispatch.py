@@ -1,0 +1,86 @@
+"""Dispatch: decode a unit's records and pair each event with the job that handles it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dpp_consumer.jobs.registry import JobRegistry, JobSpec
+from dpp_consumer.records import ConsumedRecord
+from dpp_consumer.retry import Delivery
+from dpp_shared import headers as hdr
+from dpp_shared.codec import DecodedEvent, decode
+from dpp_shared.errors import EventDecodeError
+from dpp_shared.events import EventRegistry
+from dpp_store import JobStart
+
+
+@dataclass
+class Job:
+    """One decoded event and the job spec that runs it, with its place in the retry history."""
+
+    message: ConsumedRecord
+    delivery: Delivery
+    event: DecodedEvent
+    spec: JobSpec
+
+    @property
+    def job_id(self) -> str:
+        return self.event.envelope.id
+
+    def start(self) -> JobStart:
+        """How the job store records this job's start (at its original topic position)."""
+        return JobStart(
+            job_id=self.job_id,
+            event_type=self.spec.event_type.name,
+            job_type=self.spec.job_type,
+            topic=self.delivery.original_topic,
+            partition=self.delivery.original_partition,
+            offset=self.delivery.original_offset,
+            correlation_id=self.event.envelope.correlationid,
+        )
+
+
+@dataclass(frozen=True)
+class Undispatchable:
+    """A record no job can run: not an event, or an event type no job of this worker handles."""
+
+    message: ConsumedRecord
+    delivery: Delivery
+    error: EventDecodeError
+
+
+def dpp_headers(record: ConsumedRecord) -> dict[str, str]:
+    """The record's `dpp-*` and `ce_*` headers as text."""
+    return record.text_headers(hdr.HEADER_PREFIX, "ce_")
+
+
+def delivery_of(message: ConsumedRecord) -> Delivery:
+    """Where the record stands in its retry history: first attempt unless it is a retry copy."""
+    if message.retried:
+        return Delivery.of(message.topic, message.partition, message.offset, dpp_headers(message))
+    return Delivery(1, message.topic, message.partition, message.offset, None)
+
+
+def dispatch(
+    messages: list[ConsumedRecord], registry: JobRegistry, events: EventRegistry
+) -> tuple[list[Job], list[Undispatchable]]:
+    """Split records into runnable jobs and records that can only be dead-lettered."""
+    jobs: list[Job] = []
+    rejected: list[Undispatchable] = []
+    for message in messages:
+        delivery = delivery_of(message)
+        try:
+            event = decode(message.value, message.headers, events)
+        except EventDecodeError as error:
+            rejected.append(Undispatchable(message, delivery, error))
+            continue
+        spec = registry.get(event.event_type.name)
+        if spec is None:
+            unhandled = EventDecodeError(
+                f"no job handles {event.event_type.name!r} on topic {message.topic!r}",
+                event_type=event.event_type.name,
+            )
+            rejected.append(Undispatchable(message, delivery, unhandled))
+            continue
+        jobs.append(Job(message, delivery, event, spec))
+    return jobs, rejected

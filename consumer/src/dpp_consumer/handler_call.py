@@ -1,0 +1,133 @@
+"""One handler call: build the job's context, run the handler, validate its result, classify a
+failure. A job's exception never escapes: it becomes a Failure (or None when it was cancelled)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel
+
+from dpp_consumer.context import Cancellation, JobContext
+from dpp_consumer.dispatch import Job
+from dpp_consumer.errors import JobCancelledError
+from dpp_consumer.metrics import WorkerMetrics
+from dpp_consumer.retry import Failure
+from dpp_store import StoreError
+
+
+@dataclass
+class Success:
+    """A handler's validated result, how long it took and on which attempt."""
+
+    result: dict[str, Any]
+    duration_s: float
+    attempts: int
+
+
+class ProgressStore(Protocol):
+    """What a running job may write besides its outcome: progress and checkpoints."""
+
+    def report_progress(self, job_id: str, progress: float, message: str | None = None) -> None:
+        """Record how far the job got (informative)."""
+
+    def load_checkpoint(self, job_id: str) -> dict[str, Any] | None:
+        """The job's last saved checkpoint, if any."""
+
+    def save_checkpoint(
+        self,
+        job_id: str,
+        checkpoint: dict[str, Any],
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Keep a checkpoint a later attempt resumes from (with the progress it stands for)."""
+
+
+class HandlerCall:
+    """Calls handlers for one worker; shares its metrics, logger and store across job threads."""
+
+    def __init__(self, *, store: ProgressStore, metrics: WorkerMetrics, logger: Logger) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.logger = logger
+
+    def __call__(
+        self, job: Job, attempt: int, cancellation: Cancellation
+    ) -> Success | Failure | None:
+        spec = job.spec
+        context: JobContext[BaseModel] = JobContext(
+            job_id=job.job_id,
+            job_type=spec.job_type,
+            payload=job.event.payload,
+            envelope=job.event.envelope,
+            attempt=attempt,
+            deadline=time.monotonic() + spec.timeout_s,
+            started_at=datetime.now(UTC),
+            cancellation=cancellation,
+            progress_sink=self._report_progress,
+            checkpoint_loader=self.store.load_checkpoint,
+            checkpoint_saver=self.store.save_checkpoint,
+        )
+        # Fast (batchable) jobs log only when they fail: a line per echo would cost more than it.
+        verbose = not spec.batchable
+        if verbose:
+            self._log_keys(job, attempt)
+            self.logger.info("job started")
+        in_flight = self.metrics.job(spec.job_type).in_flight
+        in_flight.inc()
+        started = time.perf_counter()
+        try:
+            produced = spec.handler(context)
+            result = (
+                produced
+                if isinstance(produced, spec.result)
+                else spec.result.model_validate(produced, from_attributes=True)
+            )
+            outcome: Success | Failure | None = Success(
+                result.model_dump(mode="json"), time.perf_counter() - started, attempt
+            )
+        except JobCancelledError as error:
+            self.logger.info("job cancelled", extra={"reason": str(error)})
+            outcome = None
+        except Exception as error:  # a job's failure must never stop the worker
+            if cancellation.is_set:
+                outcome = None  # it failed because it was asked to stop: not a real failure
+            else:
+                outcome = Failure.of(error)
+                if not verbose:
+                    self._log_keys(job, attempt)
+                self.logger.warning(
+                    "job failed",
+                    extra={"error_type": outcome.error_type, "retriable": outcome.retriable},
+                    exc_info=True,
+                )
+                verbose = True
+        finally:
+            in_flight.dec()
+            self.metrics.job(spec.job_type).duration.observe(time.perf_counter() - started)
+        if verbose:
+            if isinstance(outcome, Success):
+                self.logger.info("job succeeded", extra={"duration_ms": outcome.duration_s * 1e3})
+            self.logger.thread_safe_clear_keys()
+        return outcome
+
+    def _log_keys(self, job: Job, attempt: int) -> None:
+        self.logger.thread_safe_append_keys(
+            correlation_id=job.event.envelope.correlationid,
+            job_id=job.job_id,
+            job_type=job.spec.job_type,
+            attempt=attempt,
+        )
+
+    def _report_progress(self, job_id: str, progress: float, message: str | None) -> None:
+        try:
+            self.store.report_progress(job_id, progress, message)
+        except StoreError as error:  # progress is informative; losing one report is harmless
+            self.logger.warning(
+                "progress not recorded", extra={"job_id": job_id, "error": str(error)}
+            )

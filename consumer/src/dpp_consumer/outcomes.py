@@ -1,0 +1,34 @@
+"""Outcome records: the one place that builds retry copies and dead letters of failed records.
+
+Lifecycle announcements (`job.completed.v1`, `job.failed.v1`) are built by :mod:`lifecycle`."""
+
+from __future__ import annotations
+
+from dpp_consumer.records import ConsumedRecord
+from dpp_consumer.retry import Delivery, Failure, RetryPolicy, Route
+from dpp_shared.codec import KafkaRecord
+from dpp_shared.topics import TopicNamespace
+
+
+class OutcomeRecords:
+    """Builds the records a finished attempt publishes, on one worker's topic namespace."""
+
+    def __init__(self, retry_policy: RetryPolicy, namespace: TopicNamespace) -> None:
+        self.retry = retry_policy
+        self.namespace = namespace
+
+    def forward(
+        self,
+        message: ConsumedRecord,
+        delivery: Delivery,
+        failure: Failure,
+        *,
+        job_topic: str | None = None,
+    ) -> tuple[Route, KafkaRecord]:
+        """The failed record's copy for its next retry tier, or its dead letter (always a dead
+        letter without ``job_topic``: a record that is no runnable job cannot be retried)."""
+        route = self.retry.route(
+            job_topic=job_topic, delivery=delivery, failure=failure, headers=message.headers
+        )
+        copy = KafkaRecord(route.topic, message.key or b"", message.value or b"", route.headers)
+        return route, copy

@@ -1,0 +1,3 @@
+environment     = "prod"
+sub_environment = "prod01"
+domain_name     = "hibiji.com"

@@ -1,0 +1,42 @@
+"""Environment settings of the lag engine: DPP_LAG_* (reading, status)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dpp_ops.lag.status import StatusRules
+
+
+class LagSettings(BaseSettings):
+    """How lag is read and how statuses are evaluated (env prefix ``DPP_LAG_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="DPP_LAG_", frozen=True, extra="ignore")
+
+    offset_reset: Literal["earliest", "latest"] = "earliest"
+    isolation_level: Literal["read_committed", "read_uncommitted"] = "read_committed"
+    probe_timeout_s: float = Field(default=5.0, gt=0)
+    window_s: float = Field(default=600.0, gt=0)
+    max_observations: int = Field(default=20, ge=2)
+    min_observations: int = Field(default=3, ge=2)
+    stop_after_s: float = Field(default=300.0, gt=0)
+    stall_after_s: float = Field(default=300.0, gt=0)
+
+    def rules(self) -> StatusRules:
+        """The status rules these settings describe."""
+        return StatusRules(
+            window_s=self.window_s,
+            max_observations=self.max_observations,
+            min_observations=self.min_observations,
+            stop_after_s=self.stop_after_s,
+            stall_after_s=self.stall_after_s,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_lag_settings() -> LagSettings:
+    """Lag settings read once per process."""
+    return LagSettings()

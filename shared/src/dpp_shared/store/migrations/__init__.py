@@ -1,1 +1,0 @@
-"""Alembic migrations of the job store, run programmatically by dpp_shared.store.migration."""

@@ -1,0 +1,65 @@
+"""finish_many: begin and succeed of fast jobs in one statement, never a duplicate result."""
+
+from __future__ import annotations
+
+from dpp_shared.ids import new_id
+from dpp_store import JobStatus, JobStore
+from tests.store.factories import job_start
+
+
+def test_finish_many_inserts_bumps_and_leaves_terminal_jobs_alone(job_store: JobStore) -> None:
+    finished, dead, failed = new_id(), new_id(), new_id()
+    job_store.begin(job_start(finished))
+    job_store.succeed(finished, {"first": True})
+    job_store.begin(job_start(dead))
+    job_store.fail(dead, "gave up", dead=True)
+    job_store.begin(job_start(failed))
+    job_store.fail(failed, "retry me", dead=False)
+    fresh = [new_id() for _ in range(1_200)]  # more than one IN list's worth of rows
+    everything = [finished, dead, failed, *fresh]
+    starts = [job_start(job_id, offset) for offset, job_id in enumerate(everything)]
+
+    won = job_store.finish_many(
+        starts, {job_id: {"n": 1, "text": "naïve ☃"} for job_id in everything}
+    )
+
+    assert won == {failed, *fresh}
+    records = job_store.get_many(everything)
+    assert set(records) == set(everything)
+    assert (records[finished].status, records[finished].result) == (
+        JobStatus.SUCCEEDED,
+        {"first": True},
+    )
+    assert (records[dead].status, records[dead].result) == (JobStatus.DEAD, None)
+    assert (records[failed].status, records[failed].attempts) == (JobStatus.SUCCEEDED, 2)
+    assert records[failed].error is None
+    sample = records[fresh[-1]]
+    assert (sample.status, sample.attempts, sample.progress) == (JobStatus.SUCCEEDED, 1, 1.0)
+    assert sample.result == {"n": 1, "text": "naïve ☃"}
+    assert sample.source_offset == len(everything) - 1
+    assert sample.started_at is not None and sample.finished_at is not None
+    assert (
+        job_store.finish_many(starts, {job_id: {"again": True} for job_id in everything}) == set()
+    )
+    again = job_store.get(fresh[0])
+    assert again is not None and again.result == {"n": 1, "text": "naïve ☃"}
+
+
+def test_finish_many_keeps_every_float_digit_and_counts_a_duplicate_once(
+    job_store: JobStore,
+) -> None:
+    exact = {"sum": 0.1 + 0.2, "tiny": 5e-324, "big": 2**62, "neg": -0.0}
+    job_id = new_id()
+    assert job_store.finish_many([job_start(job_id), job_start(job_id)], {job_id: exact}) == {
+        job_id
+    }
+    record = job_store.get(job_id)
+    assert record is not None
+    assert record.result == exact
+    assert record.attempts == 1
+
+
+def test_empty_finish_and_read_do_nothing(job_store: JobStore) -> None:
+    assert job_store.finish_many([], {}) == set()
+    assert job_store.get_many([]) == {}
+    assert job_store.get_many([new_id()]) == {}
