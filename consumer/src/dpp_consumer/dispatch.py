@@ -13,6 +13,9 @@ from dpp_shared.errors import EventDecodeError
 from dpp_shared.events import EventRegistry
 from dpp_store import JobStart
 
+PUBLISHER_HEADER = "ce_dpppublisher"
+"""Subject of the token that published the event, set by the producer API (docs/contracts.md)."""
+
 
 @dataclass
 class Job:
@@ -37,6 +40,7 @@ class Job:
             partition=self.delivery.original_partition,
             offset=self.delivery.original_offset,
             correlation_id=self.event.envelope.correlationid,
+            owner=self.message.header(PUBLISHER_HEADER),
         )
 
 

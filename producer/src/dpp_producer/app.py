@@ -51,6 +51,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if manage_producer:
             runtime.jwt_secret()  # fail at startup, not on the first request, if it is missing
+            runtime.prepare_security()  # event id key, identity provider's keys
             logger()  # its import would otherwise land on the first request of each worker
             runtime.publisher.start()
         try:

@@ -175,6 +175,7 @@ async def publish_event(
         idempotency_key,
         fingerprint,
         runtime.settings.event_source,
+        event_ids=runtime.event_ids(),
     )
 
     async def produce() -> Answer:
@@ -306,6 +307,7 @@ async def publish_batch(
         idempotency_key,
         fingerprint,
         runtime.settings.event_source,
+        event_ids=runtime.event_ids(),
     )
 
     async def produce() -> Answer:
