@@ -90,11 +90,11 @@ class ProducerRuntime:
 
     def hs256_secret(self) -> str | None:
         """The HS256 secret, or None when only the identity provider's tokens are accepted
-        (JWT_JWKS_URL set, no JWT_SECRET or JWT_SECRET_ARN)."""
+        (JWT_JWKS_URL set, no JWT_SECRET or JWT_SECRET_ARN, outside sandbox/dev/test, where
+        the public sandbox secret would otherwise apply)."""
         settings = self.settings
-        if self.identity_provider is not None and not (
-            settings.jwt_secret_arn or settings.jwt_secret is not None
-        ):
+        configured = bool(settings.jwt_secret_arn) or settings.jwt_secret is not None
+        if self.identity_provider is not None and not configured and not settings.is_local:
             return None
         return self.jwt_secret()
 
