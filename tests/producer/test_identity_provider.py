@@ -41,7 +41,12 @@ class SigningKey:
 
     def token(self, **claims: Any) -> str:
         now = int(time.time())
-        body = {"sub": "idp-user", "scope": "events:*", "iss": ISSUER, "aud": AUDIENCE}
+        body: dict[str, Any] = {
+            "sub": "idp-user",
+            "scope": "events:*",
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+        }
         body |= {"iat": now, "exp": now + 600, **claims}
         body = {name: value for name, value in body.items() if value is not None}
         return jwt.encode(body, self.private, algorithm=self.algorithm, headers={"kid": self.kid})
@@ -115,7 +120,8 @@ def _post(client: TestClient, token: str) -> int:
     response = client.post(
         "/v1/events", json=factories.demo_event(), headers={"Authorization": f"Bearer {token}"}
     )
-    return response.status_code
+    status: int = response.status_code
+    return status
 
 
 def test_identity_provider_tokens_are_checked_for_signature_issuer_and_audience(

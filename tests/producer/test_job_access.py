@@ -56,7 +56,9 @@ def _finished(client: TestClient, job_id: str, subject: str) -> dict[str, Any]:
         body: dict[str, Any] = _job(client, job_id, subject).json()
         return body if body.get("status") in {"succeeded", "dead"} else None
 
-    return wait_until(done, WORKER_DEADLINE_S, f"job {job_id} finished")
+    finished = wait_until(done, WORKER_DEADLINE_S, f"job {job_id} finished")
+    assert finished is not None
+    return finished
 
 
 def _refusal(response: Any, job_id: str) -> dict[str, Any]:
