@@ -13,8 +13,8 @@ from fastapi import APIRouter, Request, Response
 
 from dpp_producer.admission import AdmissionContext, AdmittedEvent, admit
 from dpp_producer.api.body import read_json
-from dpp_producer.api.event_schemas import event_schema
 from dpp_producer.api.deps import CorrelationId, CurrentPrincipal, IdempotencyKey, Runtime
+from dpp_producer.api.event_schemas import event_schema
 from dpp_producer.api.models import BatchEntry, BatchResult, EventAccepted, Problem
 from dpp_producer.api.problems import problem_content
 from dpp_producer.errors import BodyTooLargeError, EventRejectedError, ProducerError
