@@ -62,8 +62,10 @@ def build_document(app: FastAPI) -> dict[str, Any]:
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "JWT",
-            "description": "HS256 JWT with `sub`, `exp` and `scope` (space-separated, e.g. "
-            "`events:demo events:persona.embedding`; `events:*` allows every event type)",
+            "description": "JWT with `sub`, `exp` and `scope` (space-separated, e.g. "
+            "`events:demo events:persona.embedding`; `events:*` allows every event type; "
+            "`jobs:read` reads every job): HS256 with the API's secret, or RS256/ES256 from the "
+            "identity provider of JWT_JWKS_URL (checked for JWT_ISSUER and JWT_AUDIENCE)",
         }
     }
     for path, operations in document.get("paths", {}).items():
