@@ -13,8 +13,7 @@ from dpp_shared.errors import EventDecodeError
 from dpp_shared.events import EventRegistry
 from dpp_store import JobStart
 
-PUBLISHER_HEADER = "ce_dpppublisher"
-"""Subject of the token that published the event, set by the producer API (docs/contracts.md)."""
+PUBLISHER_HEADER = hdr.PUBLISHER
 
 
 @dataclass

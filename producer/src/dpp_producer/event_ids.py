@@ -23,15 +23,15 @@ import hashlib
 import hmac
 import uuid
 
+from dpp_shared import headers as hdr
 from dpp_shared.codec import KafkaRecord
 from dpp_shared.ids import new_id
 
 TAG_BYTES = 12
 TAG_LENGTH = 16  # base64url of 12 bytes, no padding
 SEPARATOR = "."
-PUBLISHER_HEADER = "ce_dpppublisher"
-"""CloudEvents extension `dpppublisher` (Kafka binary binding): the subject of the token that
-published the event. Set by the API on every record, never taken from the request."""
+PUBLISHER_HEADER = hdr.PUBLISHER
+"""Set by the API on every record from the token, never taken from the request."""
 _CLIENT_ID_NAMESPACE = uuid.UUID("0c6a3c1e-7d1b-4d8e-9a55-3f0e2b7c9d14")
 _KEY_LABEL = b"dpp-event-ids-v1"
 
