@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dpp_producer.auth import Principal
-from dpp_producer.rate_limit import MemoryBuckets, RateLimiter, parse_policies
+from dpp_producer.rate_limit import DatabaseBuckets, MemoryBuckets, RateLimiter, parse_policies
 from dpp_store import RateLimitStore
 from tests.producer import factories
 from tests.producer.conftest import AppFactory
@@ -142,3 +142,15 @@ def test_per_process_buckets_enforce_their_share_of_the_limit() -> None:
 def test_unreadable_policies_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="DPP_RATE_LIMITS"):
         parse_policies(text)
+
+
+def test_a_very_long_subject_still_fits_its_bucket(database_url: str) -> None:
+    store = RateLimitStore.from_url(database_url)
+    store.migrate()
+    try:
+        limiter = RateLimiter(parse_policies("*=1/h"), DatabaseBuckets(lambda: store), shared=True)
+        long_subject = Principal("x" * 2000, frozenset())
+        decisions = [limiter.take(long_subject) for _ in range(2)]
+        assert [decision.allowed for decision in decisions if decision] == [True, False]
+    finally:
+        store.close()

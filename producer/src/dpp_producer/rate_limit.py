@@ -24,6 +24,7 @@ Where the buckets live (`DPP_RATE_LIMIT_BACKEND`):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import re
 import threading
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from dpp_store import RateLimitStore
 
 DEFAULT_POLICY = "*"
+MAX_BUCKET_NAME = 512  # rate_limit_buckets.bucket
 _PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _POLICY = re.compile(r"^(?P<count>\d+(?:\.\d+)?)/(?P<n>\d*)(?P<unit>[smh])(?::(?P<burst>\d+))?$")
 Backend = Literal["memory", "database"]
@@ -125,6 +127,14 @@ class Decision:
         return headers
 
 
+def bucket_name(policy: RatePolicy, principal: Principal) -> str:
+    """One bucket per (policy, subject); a long name is hashed to fit the table's 512."""
+    name = f"{policy.scope}\n{principal.subject}"
+    if len(name.encode()) <= MAX_BUCKET_NAME:
+        return name
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
 class Buckets(Protocol):
     def take(self, bucket: str, policy: RatePolicy, now: float) -> tuple[bool, float]: ...
 
@@ -189,7 +199,7 @@ class RateLimiter:
             return None
         local = policy.share(self._processes)
         allowed, remaining = self._buckets.take(
-            f"{policy.scope}\n{principal.subject}", local, self._clock()
+            bucket_name(policy, principal), local, self._clock()
         )
         # Advertise the configured policy; the process's share is an implementation detail.
         scale = policy.burst / local.burst
