@@ -14,10 +14,11 @@ from fastapi.testclient import TestClient
 from dpp_consumer.jobs import default_jobs
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from dpp_store import JobStore
-from tests.consumer.harness import produce_raw, running_worker, wait_until
+from tests.consumer.harness import produce_raw, running_worker
 from tests.fixtures.kafka import delete_groups
 from tests.producer import factories
 from tests.producer.conftest import AppFactory
+from tests.waiting import wait_until
 
 WORKER_DEADLINE_S = 60.0
 
