@@ -58,6 +58,7 @@ class NullJobStore:
                 source_partition=start.partition,
                 source_offset=start.offset,
                 correlation_id=start.correlation_id,
+                owner=start.owner,
                 created_at=now,
                 updated_at=now,
                 started_at=now,

@@ -127,7 +127,12 @@ def test_outage_answers_503_within_the_bound_then_recovers(
 
     # The record that timed out was still queued and reached the broker: at-least-once.
     topic = namespace.physical(DEMO_TOPIC)
-    wanted = {"sent-during-outage", "sent-after-recovery", before.json()["id"]}
+    # The records carry the client's ids scoped to its subject (dpp_producer.event_ids).
+    wanted = {
+        factories.scoped_id("sent-during-outage"),
+        factories.scoped_id("sent-after-recovery"),
+        before.json()["id"],
+    }
     assert wanted <= _ids_on_topic(bootstrap, topic, wanted, deadline_s=60)
 
 

@@ -64,6 +64,20 @@ def test_a_deployed_environment_without_a_secret_fails_at_start_up(env: str) -> 
     assert jwt_secret_module.jwt_secret(deployed) == STRONG
 
 
+def test_a_deployed_environment_may_take_tokens_only_from_an_identity_provider() -> None:
+    jwks = {
+        "DPP_ENV": "dev",
+        "DATABASE_URL": "postgresql://dpp@db.example:5432/dpp",
+        "JWT_JWKS_URL": "https://idp.example/.well-known/jwks.json",
+        "JWT_ISSUER": "https://idp.example",
+        "JWT_AUDIENCE": "dpp-events",
+    }
+    with pytest.raises(ValidationError, match="DPP_EVENT_ID_SECRET"):
+        ProducerSettings.model_validate(jwks)
+    settings = ProducerSettings.model_validate({**jwks, "DPP_EVENT_ID_SECRET": STRONG})
+    assert settings.jwt_secret is None and settings.jwt_secret_arn is None
+
+
 @pytest.mark.parametrize("env", ["sandbox", "test"])
 def test_only_sandbox_and_test_fall_back_to_the_public_sandbox_secret(env: str) -> None:
     local = ProducerSettings.model_validate({"DPP_ENV": env})

@@ -50,7 +50,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if manage_producer:
-            runtime.jwt_secret()  # fail at startup, not on the first request, if it is missing
+            runtime.hs256_secret()  # fail at startup, not on the first request, if it is missing
+            runtime.prepare_security()  # event id key, identity provider's keys
             logger()  # its import would otherwise land on the first request of each worker
             runtime.publisher.start()
         try:

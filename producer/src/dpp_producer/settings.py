@@ -66,20 +66,60 @@ class ProducerSettings(BaseSettings):
     )
     event_source: str = Field(default="urn:dpp:producer-api", alias="DPP_PRODUCER_SOURCE")
 
+    # -- identity-provider tokens, event ids, per-client limits (dpp_producer.jwks,
+    #    dpp_producer.event_ids, dpp_producer.rate_limit) --------------------------------------
+    jwt_jwks_url: str | None = Field(
+        default=None, alias="JWT_JWKS_URL", description="JWKS URL of an OIDC issuer (RS256/ES256)"
+    )
+    jwt_issuer: str | None = Field(default=None, alias="JWT_ISSUER")
+    jwt_jwks_algorithms: str = Field(default="RS256,ES256", alias="JWT_JWKS_ALGORITHMS")
+    jwt_jwks_timeout_s: float = Field(default=2.0, gt=0, le=30, alias="JWT_JWKS_TIMEOUT_S")
+    jwt_jwks_cache_s: float = Field(default=3600.0, ge=0, alias="JWT_JWKS_CACHE_S")
+    jwt_jwks_min_refetch_s: float = Field(default=30.0, ge=0, alias="JWT_JWKS_MIN_REFETCH_S")
+    event_id_secret: SecretStr | None = Field(default=None, alias="DPP_EVENT_ID_SECRET")
+    rate_limits: str = Field(default="", alias="DPP_RATE_LIMITS")
+    rate_limit_backend: Literal["memory", "database"] = Field(
+        default="memory", alias="DPP_RATE_LIMIT_BACKEND"
+    )
+    rate_limit_processes: int = Field(default=1, ge=1, alias="DPP_RATE_LIMIT_PROCESSES")
+
+    @model_validator(mode="after")
+    def _check_identity_provider(self) -> ProducerSettings:
+        if self.jwt_jwks_url is None or self.is_local:
+            return self
+        if self.jwt_issuer is None or self.jwt_audience is None:
+            raise ValueError(
+                "JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE outside DPP_ENV=sandbox/test: "
+                "any token the issuer signs for any client would be accepted otherwise"
+            )
+        return self
+
+    @property
+    def jwks_algorithms(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.jwt_jwks_algorithms.split(",") if name.strip())
+
     @model_validator(mode="after")
     def _check_secret(self) -> ProducerSettings:
         if self.is_local:
             return self
         if self.jwt_secret is None:
-            if not self.jwt_secret_arn:
-                # Fail at start-up: without this a deployed producer would fall back to nothing
-                # (or, before, to the public sandbox secret) and refuse or accept every token.
-                raise ValueError(
-                    f"DPP_ENV={self.env} is a deployed environment: set JWT_SECRET_ARN (or a "
-                    f"JWT_SECRET of at least {MIN_SECRET_LENGTH} characters); only "
-                    "DPP_ENV=sandbox/test use the public sandbox secret"
-                )
-            return self
+            if self.jwt_secret_arn:
+                return self
+            if self.jwt_jwks_url is not None:
+                # Identity-provider tokens only: the event ids still need a key of their own.
+                if self.event_id_secret is None:
+                    raise ValueError(
+                        f"DPP_ENV={self.env} with tokens only from JWT_JWKS_URL needs "
+                        "DPP_EVENT_ID_SECRET (or JWT_SECRET_ARN)"
+                    )
+                return self
+            # Fail at start-up: without this a deployed producer would fall back to nothing
+            # (or, before, to the public sandbox secret) and refuse or accept every token.
+            raise ValueError(
+                f"DPP_ENV={self.env} is a deployed environment: set JWT_SECRET_ARN (or a "
+                f"JWT_SECRET of at least {MIN_SECRET_LENGTH} characters, or JWT_JWKS_URL with "
+                "DPP_EVENT_ID_SECRET); only DPP_ENV=sandbox/test use the public sandbox secret"
+            )
         secret = self.jwt_secret.get_secret_value()
         if len(secret) < MIN_SECRET_LENGTH or secret.lower() in _PLACEHOLDER_SECRETS:
             raise ValueError(

@@ -104,7 +104,8 @@ def test_every_documented_endpoint_answers_under_the_emulator(
         answers["POST /v1/events"] = accepted.status_code
         assert accepted.status_code == 202, accepted.text
         body = accepted.json()
-        assert body["id"] == event["id"] and body["offset"] >= 0
+        # The API issues the event id (scoped to the token's subject, tagged with its key).
+        assert body["job"] == f"/v1/jobs/{body['id']}" and body["offset"] >= 0
         # The replay is answered from the idempotency store in PostgreSQL, whose password the
         # function read from the RDS-managed secret (moto).
         replay = http.post("/v1/events", json=event, headers={**auth, "Idempotency-Key": key})
@@ -118,21 +119,24 @@ def test_every_documented_endpoint_answers_under_the_emulator(
 
         missing = http.get(f"/v1/jobs/{uuid.uuid4()}", headers=auth)
         assert missing.status_code == 404, missing.text
+        queued = http.get(body["job"], headers=auth)
+        assert queued.status_code == 200 and queued.json()["status"] == "queued", queued.text
+        # A worker picks the event up, opening the job store with DATABASE_SECRET_ARN.
         store = _as_worker(aws, lambda_database, monkeypatch)
-        store.begin(
-            JobStart(
-                event["id"],
-                event["type"],
-                "demo.echo",
-                body["topic"],
-                body["partition"],
-                body["offset"],
-            )
+        start = JobStart(
+            body["id"],
+            event["type"],
+            "demo.echo",
+            body["topic"],
+            body["partition"],
+            body["offset"],
+            owner="svc-rehearsal",
         )
-        job = http.get(f"/v1/jobs/{event['id']}", headers=auth)
+        store.begin(start)
+        job = http.get(body["job"], headers=auth)
         answers["GET /v1/jobs/{job_id}"] = job.status_code
         assert job.status_code == 200, job.text
-        assert job.json()["id"] == event["id"]
+        assert (job.json()["id"], job.json()["status"]) == (body["id"], "running")
 
         metrics = http.get("/metrics")
         answers["GET /metrics"] = metrics.status_code
