@@ -27,10 +27,11 @@ locals {
   })
 
   # Topic names are owned by the CLI (`dpp topics apply`); the list here only scopes IAM and alarms.
-  main_topics   = ["dpp.persona.embedding", "dpp.persona.classification", "dpp.persona.batch", "dpp.job.results"]
+  # dpp.demo.echo carries the post-deploy verification event (deploy-serverless.sh --verify-only).
+  main_topics   = ["dpp.demo.echo", "dpp.persona.embedding", "dpp.persona.classification", "dpp.persona.batch", "dpp.job.results"]
   retry_topics  = flatten([for t in local.main_topics : [for n in [1, 2, 3] : "${t}.retry.${n}"]])
   dead_letter   = "dpp.dead-letter"
-  worker_topics = ["dpp.persona.embedding", "dpp.persona.classification", "dpp.persona.batch"]
+  worker_topics = ["dpp.demo.echo", "dpp.persona.embedding", "dpp.persona.classification", "dpp.persona.batch"]
 
   # The deployment contract: command or handler, environment names, routes, kafka-cluster
   # actions and metrics of every component, declared once for Terraform and the tests.

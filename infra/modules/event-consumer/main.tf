@@ -200,7 +200,10 @@ resource "aws_iam_role_policy" "topics" {
 }
 
 resource "aws_ecs_task_definition" "worker" {
-  family                   = var.name
+  family = var.name
+  # Keep replaced revisions ACTIVE: ECS refuses to point a service at an INACTIVE (deregistered)
+  # revision, and `deploy-serverless.sh --rollback` goes back to the previous one.
+  skip_destroy             = true
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = var.task.cpu

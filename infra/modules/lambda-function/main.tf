@@ -60,6 +60,14 @@ resource "aws_lambda_alias" "this" {
   name             = var.alias_name
   function_name    = aws_lambda_function.this.function_name
   function_version = aws_lambda_function.this.version
+
+  lifecycle {
+    # Terraform creates the alias on the first version and publishes a version on every change;
+    # which version the alias serves, and the canary's weighted routing, belong to
+    # infra/scripts/deploy-serverless.sh (release, --canary, --rollback). Without this, the next
+    # apply would undo a rollback or cut a canary short.
+    ignore_changes = [function_version, routing_config]
+  }
 }
 
 # lambda-backend created the alias only with provisioned concurrency; it now always exists.
