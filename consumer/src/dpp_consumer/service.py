@@ -13,10 +13,10 @@ from dpp_consumer.log import worker_logger
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.settings import WorkerSettings, worker_settings
 from dpp_consumer.worker import Worker
-from dpp_shared.database_secret import resolve_database_url
 from dpp_shared.settings import aws_settings, database_settings, kafka_settings, topic_settings
 from dpp_shared.topics import TopicNamespace
 from dpp_store import JobStore
+from dpp_store.database_secret import resolve_database_url
 
 
 def build_worker(

@@ -16,11 +16,11 @@ from dpp_producer.metrics import ProducerMetrics
 from dpp_producer.publisher import EventPublisher
 from dpp_producer.rate_limit import RateLimiter, build_rate_limiter
 from dpp_producer.settings import ProducerSettings
-from dpp_shared.database_secret import resolve_database_url
 from dpp_shared.errors import ConfigurationError
 from dpp_shared.kafka_config import producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings, TopicSettings
 from dpp_shared.topics import TopicNamespace
+from dpp_store.database_secret import resolve_database_url
 
 if TYPE_CHECKING:
     from dpp_store import IdempotencyStore, JobStore, RateLimitStore

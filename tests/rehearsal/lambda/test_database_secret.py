@@ -14,10 +14,10 @@ from dpp_consumer.service import build_worker
 from dpp_consumer.settings import WorkerSettings
 from dpp_producer.runtime import ProducerRuntime
 from dpp_producer.settings import ProducerSettings
-from dpp_shared.database_secret import forget_cached_secrets, resolve_database_url
 from dpp_shared.errors import ConfigurationError
 from dpp_shared.settings import AwsSettings, KafkaSettings, TopicSettings, database_settings
 from dpp_store import JobStore
+from dpp_store.database_secret import forget_cached_secrets, resolve_database_url
 
 from .conftest import REGION, AwsStandIn
 

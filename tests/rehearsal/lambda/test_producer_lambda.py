@@ -14,8 +14,8 @@ import pytest
 from dpp_ops.ports import free_port
 from dpp_producer.auth import mint_token
 from dpp_producer.settings import SANDBOX_JWT_SECRET, ProducerSettings
-from dpp_shared.database_secret import forget_cached_secrets, resolve_database_url
 from dpp_store import JobStart, JobStore
+from dpp_store.database_secret import forget_cached_secrets, resolve_database_url
 
 from .conftest import AwsStandIn, ProducerApi, StartEmulator
 from .gateway import RouteTable, to_event
