@@ -56,7 +56,8 @@ def serve(
         fail(f"refusing to serve the ops page on {settings.host} without auth: use --auth jwt")
     mode: Literal["none", "jwt"] = settings.auth
     service = build_service(settings, tuple(group or ()), tuple(topic or ()))
-    targets = ", ".join(t.group for t in service.sampler.monitor.targets)
+    monitor = service.sampler.monitor
+    targets = "every group" if monitor.discover else ", ".join(t.group for t in monitor.targets)
     err.print(
         f"ops page on [bold]http://{settings.host}:{settings.port}/[/] (auth {mode}); "
         f"groups: {targets}"

@@ -149,6 +149,14 @@ class LagReader:
             observed_at=observed_at,
         )
 
+    def list_groups(self) -> list[str]:
+        """Every consumer group the cluster knows (any state, simple groups included), sorted."""
+        try:
+            listed = self._admin.list_consumer_groups(request_timeout=self._timeout_s).result()
+        except KafkaException as exc:
+            raise LagReadError("*", str(exc.args[0] if exc.args else exc)) from exc
+        return sorted({listing.group_id for listing in listed.valid})
+
     # -- broker reads -----------------------------------------------------------------
 
     def _describe(self, group: str) -> tuple[str, int, dict[_Key, str]]:

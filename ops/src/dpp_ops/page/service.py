@@ -143,13 +143,15 @@ def build_service(
     from dpp_shared.topics import DEAD_LETTER_TOPIC, TopicNamespace  # noqa: PLC0415
     from dpp_store.engine import create_store_engine  # noqa: PLC0415
 
-    monitor = LagMonitor.from_settings(default_targets(groups, topics))
+    store = create_store_engine(database_settings().database_url)
+    targets = default_targets(groups, topics) if groups else None  # None: every group
+    monitor = LagMonitor.from_settings(targets, topics=topics, store=store)
     sampler = LagSampler(monitor, settings.interval_s)
     config = admin_config(kafka_settings(), aws_settings())
     dead_topic = TopicNamespace(topic_settings().topic_prefix).physical(DEAD_LETTER_TOPIC)
     return OpsService(
         sampler,
         settings,
-        store=create_store_engine(database_settings().database_url),
+        store=store,
         dead_letters=DeadLetterReader(dead_topic, config),
     )
