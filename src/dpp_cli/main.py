@@ -15,6 +15,7 @@ from dpp_cli.commands import (
     lag,
     ops,
     producer,
+    replay,
     sandbox,
     schemas,
     stack,
@@ -39,6 +40,7 @@ app.add_typer(ops.app, name="ops")
 consumer.app.command("autoscale")(autoscale.autoscale)
 app.command("up")(stack.up)
 app.command("demo")(demo.demo)
+app.command("replay")(replay.replay)
 
 if __name__ == "__main__":
     app()
