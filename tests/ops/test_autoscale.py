@@ -59,7 +59,7 @@ def test_autoscaler_follows_the_lag_without_losing_or_duplicating_jobs(
     log_file = tmp_path / "autoscale.log"
     metrics_port = free_port()
     command = [
-        sys.executable, "-m", "dpp_ops.autoscale", "--interval", "0.5",
+        sys.executable, "-m", "dpp_cli.main", "consumer", "autoscale", "--interval", "0.5",
         "--status-file", str(status_file), "--log-dir", str(tmp_path / "workers"),
         "--metrics-port", str(metrics_port),
     ]  # fmt: skip

@@ -34,7 +34,8 @@ READ_DOM = """JSON.stringify({
     workers: r.querySelector(".workers").textContent,
     status: r.querySelector(".status").textContent,
   })),
-  partitions: [...document.querySelectorAll("#partitions tbody tr")].map((r) => ({
+  topics: [...document.querySelectorAll("#topics tr.topic-row")].map((r) => r.dataset.topic),
+  partitions: [...document.querySelectorAll("#topics tr.partition-row")].map((r) => ({
     partition: Number(r.dataset.partition),
     lag: r.querySelector(".lag").textContent,
     status: r.querySelector(".status").textContent,
@@ -73,7 +74,8 @@ def ops_url(
     }
     topic = topic_namespace.physical(DEMO_TOPIC)
     command = [
-        sys.executable, "-m", "dpp_ops.page", "--port", str(port), "--interval", "1.5",
+        sys.executable, "-m", "dpp_cli.main", "ops", "serve", "--port", str(port),
+        "--interval", "1.5",
         "--group", group, "--topic", topic,
     ]  # fmt: skip
     log = tmp_path / "ops.log"

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OPS_SCOPE = "ops:read"
+OPS_WRITE_SCOPE = "ops:write"
 
 
 class OpsSettings(BaseSettings):
@@ -24,7 +25,8 @@ class OpsSettings(BaseSettings):
     port: int = Field(default=8090, ge=0, le=65535)
     auth: Literal["none", "jwt"] = Field(
         default="none",
-        description="'jwt': every /api and /metrics request needs a producer JWT with ops:read",
+        description="'jwt': every /api and /metrics request needs a producer JWT with ops:read "
+        "(or ops:write); actions (replay, pause, resume) need ops:write",
     )
     interval_s: float = Field(default=5.0, gt=0, description="Seconds between lag samples")
     history_points: int = Field(default=360, ge=2, description="Samples kept for the charts")
