@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,11 @@ import pytest
 from dpp_ops.autoscale import Supervisor, WorkerPool
 from dpp_ops.autoscale.policy import PartitionLoad, decide
 from dpp_ops.autoscale.settings import AutoscaleSettings
-from dpp_ops.autoscale.supervisor import read_status_file, status_file_publisher
+from dpp_ops.autoscale.supervisor import (
+    SupervisorStatus,
+    read_status_file,
+    status_file_publisher,
+)
 from dpp_ops.lag import LagReader
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from tests.ops.support import wait_until
@@ -41,18 +46,20 @@ def test_a_crashed_worker_is_replaced_at_once(
         interval_s=INTERVAL_S,
         publishers=[status_file_publisher(status_file)],
     )
+
+    def status_where(wanted: Callable[[SupervisorStatus], bool]) -> SupervisorStatus | None:
+        status = read_status_file(status_file)
+        return status if status is not None and wanted(status) else None
+
     runner = threading.Thread(target=supervisor.run)
     runner.start()
     try:
-        first = wait_until(
-            lambda: (s := read_status_file(status_file)) and len(s.pids) == 2 and s, 30, "2 workers"
-        )
+        first = wait_until(lambda: status_where(lambda s: len(s.pids) == 2), 30, "2 workers")
         victim = first.pids[0]
         killed_at = time.monotonic()
         os.kill(victim, signal.SIGKILL)
         replaced = wait_until(
-            lambda: (s := read_status_file(status_file))
-            and len(s.pids) == 2 and victim not in s.pids and s,
+            lambda: status_where(lambda s: len(s.pids) == 2 and victim not in s.pids),
             10, "the crashed worker replaced",
         )  # fmt: skip
         took = time.monotonic() - killed_at
