@@ -19,6 +19,7 @@ from dpp_cli.commands import (
     sandbox,
     schemas,
     stack,
+    store,
     topics,
 )
 
@@ -37,6 +38,7 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(lag.app, name="lag")
 app.add_typer(ops.app, name="ops")
+app.add_typer(store.app, name="store")
 consumer.app.command("autoscale")(autoscale.autoscale)
 app.command("up")(stack.up)
 app.command("demo")(demo.demo)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Annotated, Any
@@ -10,11 +10,13 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from dpp_ops.errors import AccessDeniedError, DeadLetterNotFoundError
 from dpp_ops.exporters import LagCollector
 from dpp_ops.page.access import Caller, TokenVerifier, check_access
 from dpp_ops.page.service import ActionUnavailableError, OpsService, UnknownJobTypeError
+from dpp_ops.purge import IdempotencyPurger
 
 ACTION_HEADER = "X-Requested-By"
 """Every action (POST) must carry this header: a cross-site form or fetch cannot set it
@@ -47,6 +49,8 @@ def create_app(
     app = FastAPI(title="dpp ops", lifespan=lifespan, docs_url=None, redoc_url=None)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LagCollector(lambda: service.sampler.latest))
+    if service.purger is not None:
+        registry.register(PurgeCollector(service.purger))
 
     def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
         check_access(service.settings, authorization, verify)
@@ -98,6 +102,11 @@ def create_app(
     def dead_letters() -> dict[str, Any]:
         view = service.overview()
         return {"seq": view.get("seq"), **view.get("dead_letters", {})}
+
+    @app.get("/api/maintenance", dependencies=[reader])
+    def maintenance() -> dict[str, Any]:
+        """The scheduled purge of expired idempotency keys (interval, last run, totals)."""
+        return service.maintenance()
 
     @app.get("/api/whoami")
     def whoami(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
@@ -154,6 +163,33 @@ def create_app(
         return _static(name)
 
     return app
+
+
+class PurgeCollector:
+    """``dpp_idempotency_*``: what the scheduled purge did, for alerts on a purge that stopped."""
+
+    def __init__(self, purger: IdempotencyPurger) -> None:
+        self.purger = purger
+
+    def collect(self) -> Iterator[Metric]:
+        view = self.purger.view()
+        purged = CounterMetricFamily(
+            "dpp_idempotency_keys_purged", "Expired idempotency keys deleted by the ops service"
+        )
+        purged.add_metric([], view["purged_total"])
+        failures = CounterMetricFamily(
+            "dpp_idempotency_purge_failures", "Scheduled purges that failed"
+        )
+        failures.add_metric([], view["failures"])
+        yield purged
+        yield failures
+        last = view["last"]
+        if last is not None:
+            stamp = GaugeMetricFamily(
+                "dpp_idempotency_last_purge_timestamp_seconds", "When the last purge ran"
+            )
+            stamp.add_metric([], last["at"])
+            yield stamp
 
 
 def _static(name: str) -> Response:

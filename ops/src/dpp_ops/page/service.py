@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from dpp_ops.control import ControlTopic
     from dpp_ops.dead_letters import DeadLetterBox, DeadLetterReader
+    from dpp_ops.purge import IdempotencyPurger
 
 log = logging.getLogger("dpp.ops")
 
@@ -56,6 +57,7 @@ class OpsService:
         box: DeadLetterBox | None = None,
         control: ControlTopic | None = None,
         job_types: Mapping[str, tuple[str, ...]] | None = None,
+        purger: IdempotencyPurger | None = None,
     ) -> None:
         self.sampler = sampler
         self.settings = settings
@@ -64,6 +66,7 @@ class OpsService:
         self.box = box
         self.control = control
         self.job_types = dict(job_types or {})
+        self.purger = purger
         self._series: deque[dict[str, Any]] = deque(maxlen=settings.history_points)
         self._overview: dict[str, Any] = {"seq": 0, "groups": [], "series": []}
         self._lock = threading.Lock()
@@ -74,9 +77,13 @@ class OpsService:
 
     def start(self) -> None:
         self.sampler.start()
+        if self.purger is not None:
+            self.purger.start()
 
     def stop(self) -> None:
         self.sampler.stop()
+        if self.purger is not None:
+            self.purger.stop()
         if self.dead_letters is not None:
             self.dead_letters.close()
         if self.store is not None:
@@ -85,7 +92,13 @@ class OpsService:
     def overview(self) -> dict[str, Any]:
         with self._lock:
             sample = self._overview
-        return sample | {"throughput": self.throughput()}
+        return sample | {"throughput": self.throughput(), "maintenance": self.maintenance()}
+
+    def maintenance(self) -> dict[str, Any]:
+        """The scheduled purge of expired idempotency keys: interval, last run, totals."""
+        if self.purger is None:
+            return {"idempotency_purge": None}
+        return {"idempotency_purge": self.purger.view()}
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -231,6 +244,7 @@ def build_service(
     from dpp_ops.control import ControlTopic  # noqa: PLC0415
     from dpp_ops.dead_letters import DeadLetterBox, DeadLetterReader  # noqa: PLC0415
     from dpp_ops.exporters import LagMonitor, default_targets  # noqa: PLC0415
+    from dpp_ops.purge import IdempotencyPurger  # noqa: PLC0415
     from dpp_shared.kafka_config import (  # noqa: PLC0415
         admin_config,
         consumer_config,
@@ -243,9 +257,15 @@ def build_service(
         topic_settings,
     )
     from dpp_shared.topics import DEAD_LETTER_TOPIC, TopicNamespace  # noqa: PLC0415
+    from dpp_store import IdempotencyStore  # noqa: PLC0415
     from dpp_store.engine import create_store_engine  # noqa: PLC0415
 
     store = create_store_engine(database_settings().database_url)
+    purger = (
+        IdempotencyPurger(IdempotencyStore(store), settings.purge_interval_s)
+        if settings.purge_interval_s > 0
+        else None
+    )
     targets = default_targets(groups, topics) if groups else None  # None: every group
     monitor = LagMonitor.from_settings(targets, topics=topics, store=store)
     sampler = LagSampler(monitor, settings.interval_s)
@@ -265,6 +285,7 @@ def build_service(
         box=box,
         control=ControlTopic(config, namespace),
         job_types=worker_job_types(namespace),
+        purger=purger,
     )
 
 

@@ -33,6 +33,12 @@ class OpsSettings(BaseSettings):
     dead_letter_limit: int = Field(default=20, ge=0, le=500, description="Dead letters shown")
     throughput_bucket_s: float = Field(default=10.0, gt=0, description="Throughput bar width")
     throughput_buckets: int = Field(default=30, ge=1, le=1000, description="Throughput bars")
+    purge_interval_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="Purge expired idempotency keys from the job store every this many "
+        "seconds; 0 disables",
+    )
     autoscale_dir: Path | None = Field(
         default=None,
         description="Where `dpp consumer autoscale` publishes its status [default .dpp/autoscale]",

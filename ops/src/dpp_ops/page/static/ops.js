@@ -217,6 +217,16 @@ function renderJobTypes(types) {
   }
 }
 
+function renderMaintenance(purge) {
+  const line = document.getElementById("maintenance");
+  if (!purge) { line.textContent = "idempotency keys: no scheduled purge (DPP_OPS_PURGE_INTERVAL_S=0)"; return; }
+  const last = purge.last;
+  line.textContent = `idempotency keys purged every ${purge.every_s} s; ` + (last
+    ? `last run ${new Date(last.at * 1000).toLocaleTimeString()}: ` + (last.error ? `failed (${last.error})` : `${last.deleted} deleted`)
+      + `; ${purge.purged_total} in all`
+    : "first run pending");
+}
+
 // Who we are: the page offers actions only to a caller with ops:write.
 let me = { can_write: false };
 async function whoami() {
@@ -262,6 +272,7 @@ function render(view) {
   throughputChart(document.getElementById("throughput-chart"), view.throughput || {});
   renderDeadLetters(view.dead_letters || {});
   renderJobTypes(view.job_types || []);
+  renderMaintenance((view.maintenance || {}).idempotency_purge);
   document.body.dataset.seq = String(view.seq);
 }
 
