@@ -89,3 +89,21 @@ def test_long_job_at_the_committed_offset(
     else:
         assert partition["status"] == "STALL", partition
         assert report.status_name == "ERR" and not report.healthy
+
+
+def test_a_topic_paused_on_purpose_is_never_stall() -> None:
+    from dpp_ops.lag import GroupLag, LagSource, PartitionLag
+
+    def lag_at(at: float) -> GroupLag:
+        entry = PartitionLag(
+            "g", "jobs", 0, 4, 0, 9, 9, 4, LagSource.COMMITTED, 5, 1.0, 4, at, "member-1", at
+        )
+        return GroupLag("g", "STABLE", 1, (entry,), at)
+
+    held, silent = LagHistory(RULES), LagHistory(RULES)
+    for n in range(5):
+        held.record(lag_at(n * 10.0), held={"jobs": "job type echo paused by ann"})
+        silent.record(lag_at(n * 10.0))
+    (verdict,) = held.status("g").partitions
+    assert (verdict.status, verdict.reason) == (LagStatus.OK, "job type echo paused by ann")
+    assert silent.status("g").partitions[0].status is LagStatus.STALL

@@ -123,6 +123,8 @@ class LagMonitor:
         self.history = history
         self.discover = discover
         self.heads = heads
+        self.held: Callable[[], dict[str, str]] | None = None
+        """Topics paused on purpose (job types an operator paused) -> why; never STALL."""
         self._seq = itertools.count(1)
 
     @classmethod
@@ -190,7 +192,7 @@ class LagMonitor:
             except LagError as error:
                 reports.append(GroupReport(target, None, None, {}, str(error)))
                 continue
-            self.history.record(lag, self._heads(lag))
+            self.history.record(lag, self._heads(lag), self.held() if self.held else None)
             status = self.history.status(target.group, now=lag.observed_at)
             rates = {
                 key: _rate(window) for key, window in self.history.windows(target.group).items()

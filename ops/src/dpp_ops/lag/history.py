@@ -26,11 +26,17 @@ class LagHistory:
         # (committed offset, first time seen at that value): survives the bounded window.
         self._since: dict[_Key, tuple[int | None, float]] = {}
 
-    def record(self, lag: GroupLag, heads: Mapping[tuple[str, int], HeadJob] | None = None) -> None:
+    def record(
+        self,
+        lag: GroupLag,
+        heads: Mapping[tuple[str, int], HeadJob] | None = None,
+        held: Mapping[str, str] | None = None,
+    ) -> None:
         """Append one observation per partition of ``lag`` and drop what left the window.
 
         ``heads`` are the running jobs at the committed offsets (from the job store): a head job
         that heartbeat within ``heartbeat_timeout_s`` marks its partition busy, not stuck.
+        ``held`` maps topics an operator paused on purpose to why: busy too.
         """
         for entry in lag.partitions:
             owned = None if lag.rebalancing else entry.owner is not None
@@ -44,7 +50,8 @@ class LagHistory:
                 end=entry.end_offset,
                 lag=entry.lag_messages,
                 owned=owned,
-                busy=head.reason(entry.observed_at) if head is not None and fresh else None,
+                busy=(held or {}).get(entry.topic)
+                or (head.reason(entry.observed_at) if head is not None and fresh else None),
             )
             self.add(lag.group, entry.topic, entry.partition, observation)
         self._prune(lag.observed_at)

@@ -74,6 +74,7 @@ class OpsService:
         self._throughput_lock = threading.Lock()
         self._paused: dict[str, dict[str, Any]] = {}
         sampler.listeners.append(self._on_sample)
+        sampler.monitor.held = self._held_topics
 
     def start(self) -> None:
         self.sampler.start()
@@ -151,6 +152,16 @@ class OpsService:
             if paused is not None:
                 self._paused = paused
             self._overview = overview | {"job_types": self._job_type_view()}
+
+    def _held_topics(self) -> dict[str, str]:
+        """Topics of paused job types: their frozen offsets are the pause, not a stall."""
+        with self._lock:
+            paused = {name: state for name, state in self._paused.items() if state.get("paused")}
+        return {
+            topic: f"job type {name} paused by {state.get('by')}"
+            for name, state in paused.items()
+            for topic in self.job_types.get(name, ())
+        }
 
     def _job_type_view(self) -> list[dict[str, Any]]:
         names = sorted(set(self.job_types) | set(self._paused))
