@@ -45,7 +45,10 @@ def test_every_group_is_shown_workers_first_without_the_tools_groups(
     fresh_settings.setenv("DPP_CONSUMER_GROUP", f"workers-{stem}")  # not started: no group yet
     code, output = run_lag(cli, "--json")
     groups = {g["group"]: g for g in json.loads(output)["groups"]}
-    assert code == 0, output
+    mine = {f"workers-{stem}", first, second}
+    assert all(groups[name]["error"] is None for name in mine), output
+    # Other tests' groups share the broker: only one of them failing to read may make it 1.
+    assert code == 0 or any(g["error"] for name, g in groups.items() if name not in mine), output
     assert next(iter(groups)) == f"workers-{stem}", "the workers' group comes first"
     assert groups[f"workers-{stem}"]["state"] == "DEAD"  # shown before it exists
     assert first in groups and second in groups

@@ -113,11 +113,15 @@ def open_as(url: str, bearer: str) -> Browser:
     """The page in Chromium holding ``bearer`` as its token (as `#token=` would leave it)."""
     browser = Browser(f"{url}/?poll_ms=300")
     browser.evaluate(f"sessionStorage.setItem('dpp-ops-token', {json.dumps(bearer)})")
-    browser.evaluate("location.reload()")
-    wait_until(
-        lambda: browser.evaluate("document.body && document.body.dataset.canWrite") is not None,
-        30, "the page to reload with the token",
-    )  # fmt: skip
+    browser.call("Page.reload")
+
+    def reloaded() -> bool:
+        try:
+            return browser.evaluate("document.body && document.body.dataset.canWrite") is not None
+        except AssertionError:  # the old page's context went away mid-evaluation
+            return False
+
+    wait_until(reloaded, 30, "the page to reload with the token")
     return browser
 
 
