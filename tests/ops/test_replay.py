@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
 
 import pytest
 import typer
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from typer.testing import CliRunner
 
 from dpp_cli.commands import replay
@@ -40,9 +41,15 @@ def setup(
         for n in range(10):
             producer.produce(topic, b"x", partition=partition, timestamp=base + n * HOUR_MS)
     assert producer.flush(30) == 0
-    kafka.commit(group, topic, {0: 10, 1: 6})
-    # A fresh broker may still load its offsets topic: start once the commit reads back.
-    wait_until(lambda: committed(kafka, group, topic) == {0: 10, 1: 6}, what="the commit")
+
+    def commit_read_back() -> bool:
+        # A fresh broker may still be creating and loading its offsets topic: the commit is
+        # refused per partition (COORDINATOR_LOAD_IN_PROGRESS) until then, so commit again.
+        with suppress(KafkaException):
+            kafka.commit(group, topic, {0: 10, 1: 6})
+        return committed(kafka, group, topic) == {0: 10, 1: 6}
+
+    wait_until(commit_read_back, timeout=90, interval=0.5, what="the commit")
     return topic, group, base
 
 
@@ -61,12 +68,16 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def committed(kafka: KafkaScratch, group: str, topic: str) -> dict[int, int]:
-    request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in range(3)])]
+    # A consumer's OffsetFetch (it never subscribes, so it never joins the group): the admin
+    # call crashes confluent-kafka on a broker still loading its offsets topic.
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": group})
     try:
-        answer = kafka.admin.list_consumer_group_offsets(request)[group].result()
+        answer = consumer.committed([TopicPartition(topic, p) for p in range(3)], timeout=10)
     except KafkaException:
         return {}  # e.g. COORDINATOR_LOAD_IN_PROGRESS on a broker that just started
-    return {tp.partition: tp.offset for tp in answer.topic_partitions if tp.offset >= 0}
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in answer if tp.error is None and tp.offset >= 0}
 
 
 def test_dry_run_shows_current_to_new_and_changes_nothing(

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from confluent_kafka import (
+    Consumer,
     ConsumerGroupTopicPartitions,
     IsolationLevel,
     KafkaError,
@@ -144,7 +145,8 @@ class OffsetResetter:
     """Plans and applies a group's offset reset with one AdminClient (it never joins the group)."""
 
     def __init__(self, client_config: Mapping[str, Any], timeout_s: float = 15.0) -> None:
-        self._admin = AdminClient(dict(client_config))
+        self._config = dict(client_config)
+        self._admin = AdminClient(self._config)
         self._timeout_s = timeout_s
 
     def plan(self, group: str, topic: str, target: Target) -> ReplayPlan:
@@ -219,12 +221,17 @@ class OffsetResetter:
         return sorted(meta.partitions)
 
     def _committed(self, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
-        request = [
-            ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
-        ]
-        future = self._admin.list_consumer_group_offsets(request, request_timeout=self._timeout_s)
+        # OffsetFetch through a consumer that never subscribes (so it never joins the group):
+        # AdminClient.list_consumer_group_offsets crashes confluent-kafka 2.x (SIGSEGV) when
+        # the broker is still loading its offsets topic.
+        consumer = Consumer({**self._config, "group.id": group, "enable.auto.commit": False})
+        try:
+            wanted = [TopicPartition(topic, p) for p in partitions]
+            answer = consumer.committed(wanted, timeout=self._timeout_s)
+        finally:
+            consumer.close()
         found: dict[int, int] = {}
-        for tp in future[group].result().topic_partitions or []:
+        for tp in answer:
             if tp.error is not None:
                 raise KafkaException(tp.error)
             if tp.offset >= 0:
