@@ -55,7 +55,7 @@ def test_every_program_the_tests_and_benchmarks_call_is_installed_by_the_test_co
             called.setdefault(program, str(path.relative_to(ROOT)))
     allowed = listed_programs() | {"python", "python3"}
     # Alternatives probed but never required (the Docker engine, other Chromium names).
-    optional = {"docker", "chromium-browser", "google-chrome"}
+    optional = {"chromium-browser", "google-chrome"}
     missing = {p: where for p, where in called.items() if p not in allowed | optional}
     assert not missing, f"add these to {PROGRAMS_FILE.name} (and they get installed): {missing}"
     assert {"wrk", "tmux", "chromium", "java"} <= set(called) | listed_programs()

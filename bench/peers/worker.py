@@ -58,6 +58,7 @@ class NullJobStore:
                 source_partition=start.partition,
                 source_offset=start.offset,
                 correlation_id=start.correlation_id,
+                owner=start.owner,
                 created_at=now,
                 updated_at=now,
                 started_at=now,
@@ -72,7 +73,14 @@ class NullJobStore:
     def load_checkpoint(self, job_id: str) -> None:
         return None
 
-    def save_checkpoint(self, job_id: str, checkpoint: dict[str, Any]) -> None:
+    def save_checkpoint(
+        self,
+        job_id: str,
+        checkpoint: dict[str, Any],
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+    ) -> None:
         return None
 
     def report_progress(self, job_id: str, progress: float, message: str | None = None) -> None:

@@ -4,6 +4,8 @@
 # Idempotent and quiet: prints nothing when everything is already there.
 #   tflint:     go install from the Go module proxy
 #   actionlint: go install from the Go module proxy
+#   aws-lambda-rie: the AWS Lambda Runtime Interface Emulator, go install from the Go module
+#               proxy (it publishes no tagged module version; the pseudo-version is pinned)
 #   ShellCheck: the Debian package (apt-get), linked into the tools bin
 #   checkov:    its own isolated environment (uv tool), never the project's lock
 #   terraform:  must already be on PATH (the machine image ships 1.11.x); when it is not,
@@ -16,6 +18,7 @@ BIN="${TOOLS_HOME}/bin"
 TFLINT_VERSION="v0.64.0"
 ACTIONLINT_VERSION="v1.7.12"
 OPENTOFU_VERSION="v1.10.10"
+RIE_VERSION="v0.0.0-20261030222936-bef5c4ba774d"
 CHECKOV_VERSION="3.3.30"
 mkdir -p "${BIN}"
 
@@ -49,6 +52,7 @@ go_tool() { # name module version
 
 go_tool tflint github.com/terraform-linters/tflint "${TFLINT_VERSION}"
 go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "${ACTIONLINT_VERSION}"
+go_tool aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie "${RIE_VERSION}"
 
 if ! command -v terraform >/dev/null 2>&1 && [[ ! -x "${BIN}/terraform" ]]; then
   # No terraform binary on this machine and no HashiCorp release channel reachable:

@@ -16,9 +16,11 @@ from dpp_cli.commands import (
     lag,
     ops,
     producer,
+    replay,
     sandbox,
     schemas,
     stack,
+    store,
     topics,
 )
 
@@ -38,9 +40,11 @@ app.add_typer(schemas.app, name="schemas")
 app.add_typer(lag.app, name="lag")
 app.add_typer(ops.app, name="ops")
 app.add_typer(cost.app, name="infra")
+app.add_typer(store.app, name="store")
 consumer.app.command("autoscale")(autoscale.autoscale)
 app.command("up")(stack.up)
 app.command("demo")(demo.demo)
+app.command("replay")(replay.replay)
 
 if __name__ == "__main__":
     app()

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,16 @@ import pytest
 from dpp_cli.sandbox.broker import broker_reachable
 from dpp_cli.stack.processes import wait_for
 from dpp_ops.ports import free_port
+from tests.cli.run_processes import RUN_MARKER, assert_none_survive
 
 
 @pytest.mark.slow
 def test_up_then_demo_shows_events_produced_and_jobs_completed(tmp_path: Path) -> None:
     kafka_port, producer_port, metrics_port = free_port(), free_port(), free_port()
+    run_id = uuid.uuid4().hex
     env = {
         **os.environ,
+        RUN_MARKER: run_id,
         "DPP_HOME": str(tmp_path / ".dpp"),
         "COLUMNS": "200",
         "DPP_CACHE_DIR": os.environ.get("DPP_CACHE_DIR", str(Path.home() / ".cache" / "dpp")),
@@ -61,3 +65,4 @@ def test_up_then_demo_shows_events_produced_and_jobs_completed(tmp_path: Path) -
     assert stack.returncode == 0, up_log.read_text()
     assert "stopped" in up_log.read_text()
     assert not broker_reachable(f"127.0.0.1:{kafka_port}", timeout_s=1.0), "sandbox stopped too"
+    assert_none_survive(run_id)  # the broker it started, the services, the workers

@@ -24,16 +24,18 @@ from dpp_shared.codec import DecodedEvent, decode
 from dpp_shared.events import REGISTRY
 from dpp_shared.topics import DEMO_TOPIC, EMBEDDING_TOPIC, TopicNamespace
 from tests.fixtures.kafka import delete_groups
+from tests.producer.factories import scoped_id
 from tests.shared.factories import TRACEPARENT
 
 DEMO = "demo.echo.requested.v1"
 EMBEDDING = "persona.embedding.requested.v1"
+SUBJECT = "persona-lambda"
 
 
 def _client(
     api_url: str, scope: str = "events:*", secret: str = SANDBOX_JWT_SECRET
 ) -> EventsClient:
-    token = mint_token(secret, subject="persona-lambda", scope=scope, ttl_s=600)
+    token = mint_token(secret, subject=SUBJECT, scope=scope, ttl_s=600)
     # A generous attempt timeout: the API's first request after start-up connects to the broker
     # and migrates its store, and a retry would (correctly) come back as a replayed answer.
     policy = RetryPolicy(total_timeout_s=60, attempt_timeout_s=30)
@@ -72,7 +74,8 @@ def test_publish_lands_on_the_topic_as_the_event_the_client_built(
     )
     result = client.publish_event(event)
 
-    assert result.id == event.id
+    # The API scopes the client's id to the token subject (dpp_producer.event_ids).
+    assert result.id == scoped_id(event.id, SUBJECT)
     assert result.type == EMBEDDING
     assert result.topic == topic_namespace.physical(EMBEDDING_TOPIC)
     assert result.key == "p-42"
@@ -80,7 +83,7 @@ def test_publish_lands_on_the_topic_as_the_event_the_client_built(
     assert not result.replayed
     decoded = _read_back(kafka_bootstrap, kafka_admin, result)
     envelope = decoded.envelope
-    assert envelope.id == event.id
+    assert envelope.id == result.id
     assert envelope.source == "urn:dpp:lambda:persona-api"
     assert envelope.idempotencykey == event.key
     assert envelope.correlationid == "req-1"
@@ -114,7 +117,10 @@ def test_batch_accepts_good_events_and_reports_bad_ones(
     result = _client(api_url).publish_batch(events)
     assert sorted(result.accepted) == [0, 2]
     assert {r.topic for r in result.accepted.values()} == {topic_namespace.physical(DEMO_TOPIC)}
-    assert [result.accepted[i].id for i in (0, 2)] == [events[0].id, events[2].id]
+    assert [result.accepted[i].id for i in (0, 2)] == [
+        scoped_id(events[0].id, SUBJECT),
+        scoped_id(events[2].id, SUBJECT),
+    ]
     rejected = result.rejected[1]
     assert isinstance(rejected.error, EventRejectedError)
     assert not rejected.retryable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +16,9 @@ from dpp_consumer.jobs.echo import EchoResult
 from dpp_consumer.jobs.registry import JobRegistry, default_job_type
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.events.payloads import DemoEchoRequestedV1
+from dpp_shared.ids import new_id
+from dpp_store import JobStore
+from tests.store.factories import job_start
 
 
 def test_the_default_jobs_cover_every_job_event_type() -> None:
@@ -94,3 +98,28 @@ def test_cancellation_and_deadline_stop_a_job() -> None:
         ctx.raise_if_cancelled()
     with pytest.raises(JobDeadlineExceededError):
         make_context(deadline_in_s=-1).raise_if_cancelled()
+
+
+def test_a_checkpoint_lands_with_its_progress_even_when_the_report_is_throttled(
+    store: JobStore,
+) -> None:
+    # The flaky ML run: the first chunk's checkpoint (64 of 448) was saved, then its progress
+    # report fell within the throttle interval of the 0.0 report and was dropped.
+    job_id = new_id()
+    store.begin(job_start(job_id))
+    ctx = replace(
+        make_context(
+            progress_sink=store.report_progress,
+            checkpoint_loader=store.load_checkpoint,
+            checkpoint_saver=store.save_checkpoint,
+        ),
+        job_id=job_id,
+    )
+    ctx.report_progress(0.0, "0/448 documents embedded")
+    ctx.save_checkpoint({"done": 64}, progress=64 / 448, message="64/448 documents embedded")
+    ctx.report_progress(64 / 448, "64/448 documents embedded")  # throttled: dropped
+    record = store.get(job_id)
+    assert record is not None
+    assert ctx.load_checkpoint() == {"done": 64}
+    assert record.progress == pytest.approx(64 / 448)
+    assert record.progress_message == "64/448 documents embedded"

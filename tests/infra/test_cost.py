@@ -92,6 +92,33 @@ def test_synthetic_priced_environment_passes_the_check(tmp_path: Path) -> None:
     assert code == 0, output
 
 
+CONTRACT_TF = """
+locals {
+  contract = jsondecode(file("${path.module}/contract.json"))
+  # f(list...) expansion, as api-gateway builds its routes: one secret per contract route.
+  routes = merge([for key, keys in local.contract : { for k in keys : k => key }]...)
+}
+
+resource "aws_secretsmanager_secret" "route" {
+  for_each = local.routes
+  name     = each.key
+}
+"""
+
+
+def test_contract_file_and_argument_expansion_are_read(tmp_path: Path) -> None:
+    """Routes read with jsondecode(file(path.module)) and merge([...]...) give known counts."""
+    infra = synthetic_infra(tmp_path, CONTRACT_TF)
+    contract = {"backend": ["ANY /{proxy+}", "GET /health"], "producer": ["POST /v1/events"]}
+    (infra / "modules" / "thing" / "contract.json").write_text(
+        json.dumps(contract), encoding="utf-8"
+    )
+    instances = load_environment(infra / "environments" / "dev")
+    routes = {i.key for i in instances if i.name == "route"}
+    assert routes == {"ANY /{proxy+}", "GET /health", "POST /v1/events"}
+    assert all(i.count_known for i in instances)
+
+
 def test_billable_type_without_price_entry_fails_the_check(tmp_path: Path) -> None:
     nat = MODULE_TF + '\nresource "aws_nat_gateway" "this" {\n  subnet_id = "s"\n}\n'
     infra = synthetic_infra(tmp_path, nat)

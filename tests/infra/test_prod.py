@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dpp_cli.cost import estimate_environment, load_price_book
-from tests.infra.toolchain import ENVIRONMENTS, INFRA, REPO_ROOT, require_tool, tool_env
+from tests.infra.toolchain import ENVIRONMENTS, INFRA, MODULES, REPO_ROOT, require_tool, tool_env
 
 hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is a dev dependency of the infra tests")
 
@@ -36,6 +36,41 @@ def test_both_environments_declare_the_same_modules_and_outputs() -> None:
     prod_outputs = {k for e in load(PROD / "outputs.tf")["output"] for k in e}
     assert dev_outputs == prod_outputs
     assert (DEV / "versions.tf").read_text() == (PROD / "versions.tf").read_text()
+
+
+def test_prod_has_the_same_wiring_as_dev() -> None:
+    """prod is dev's contract-driven wiring: only the knobs differ, never the locals or sources."""
+    dev_locals, prod_locals = (
+        load(DEV / "main.tf")["locals"][0],
+        load(PROD / "main.tf")["locals"][0],
+    )
+    assert dev_locals == prod_locals
+    assert "jsondecode(file(" in prod_locals["contract"]
+    dev, prod = modules(DEV), modules(PROD)
+    for name, body in prod.items():
+        assert body["source"] == dev[name]["source"], name
+    for name in ("backend", "producer"):
+        assert prod[name]["source"] == '"../../modules/lambda-function"'
+        for key in ("handler", "environment", "secret_arns", "policy_statements", "vpc_config"):
+            assert prod[name][key] == dev[name][key], (name, key)
+    assert prod["consumer"]["components"] == dev["consumer"]["components"]
+    assert prod["api"]["integrations"] == dev["api"]["integrations"]
+    assert prod["network"]["interface_endpoints"] == dev["network"]["interface_endpoints"]
+    assert {'"lambda"', '"monitoring"'} <= set(prod["network"]["interface_endpoints"])
+
+
+def test_provisioned_concurrency_is_on_the_live_alias() -> None:
+    """Ported from event-producer: warm instances on the alias API Gateway and the backend call."""
+    module = MODULES / "lambda-function"
+    config = load(module / "provisioned.tf")["resource"][0][
+        '"aws_lambda_provisioned_concurrency_config"'
+    ]
+    body = config['"this"']
+    assert body["qualifier"] == "${aws_lambda_alias.this.name}"
+    assert body["count"] == "${var.provisioned_concurrency > 0 ? 1 : 0}"
+    outputs = {k.strip('"'): v for e in load(module / "outputs.tf")["output"] for k, v in e.items()}
+    assert outputs["invoke_arn"]["value"] == "${aws_lambda_alias.this.invoke_arn}"
+    assert outputs["qualifier"]["value"] == "${aws_lambda_alias.this.name}"
 
 
 def test_prod_has_its_own_state_and_names() -> None:

@@ -16,12 +16,11 @@ hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is a dev dependency of th
 MODULE_NAMES = [
     "network",
     "s3-static-website",
-    "lambda-backend",
+    "lambda-function",
     "api-gateway",
     "aurora-serverless",
     "secrets",
     "msk",
-    "event-producer",
     "event-consumer",
     "monitoring",
     "s3-uploads",
@@ -170,6 +169,9 @@ def test_dev_wires_every_module_and_common_tags() -> None:
     modules = blocks(DEV / "main.tf", "module")
     sources = {unquote(b["source"]) for b in modules.values()}
     assert sources == {f"../../modules/{n}" for n in MODULE_NAMES}
+    # One Lambda module for every function: the backend and the producer both use it.
+    assert unquote(modules["backend"]["source"]) == "../../modules/lambda-function"
+    assert unquote(modules["producer"]["source"]) == "../../modules/lambda-function"
     for label, body in modules.items():
         assert body.get("tags") == "${local.tags}", f"module {label} misses the common tags"
     tags = main["locals"][0]["tags"]
@@ -200,23 +202,20 @@ def test_outputs_the_deploy_script_reads_exist() -> None:
         assert len(unquote(body.get("description", ""))) > 5, f"output {name} undescribed"
 
 
-def test_service_environment_variables_are_set() -> None:
-    backend = (MODULES / "lambda-backend" / "main.tf").read_text(encoding="utf-8")
-    for var in ("DATABASE_URL", "JWT_SECRET_ARN", "CORS_ORIGIN", "NODE_ENV"):
-        assert re.search(rf"^\s+{var}\s+=", backend, re.M), var
-    producer = (MODULES / "event-producer" / "main.tf").read_text(encoding="utf-8")
-    assert re.search(r'KAFKA_SECURITY_MODE\s+=\s+"msk-iam"', producer)
-    assert re.search(r"KAFKA_BOOTSTRAP_SERVERS\s+=", producer)
-    # AWS_REGION is reserved on Lambda: setting it would make the API call fail.
-    assert not re.search(r"^\s+AWS_REGION\s+=", producer, re.M)
-    consumer = (MODULES / "event-consumer" / "main.tf").read_text(encoding="utf-8")
-    for var in ("KAFKA_BOOTSTRAP_SERVERS", "AWS_REGION"):
-        assert re.search(rf"^\s+{var}\s+=", consumer, re.M), var
-    assert re.search(r'KAFKA_SECURITY_MODE\s+=\s+"msk-iam"', consumer)
-    dev = load(DEV / "main.tf")
-    consumer_call = blocks(DEV / "main.tf", "module")["consumer"]
-    assert "DATABASE_URL" in consumer_call["environment"]
-    assert dev
+def test_lambda_module_refuses_the_reserved_region_variable() -> None:
+    """AWS_REGION is reserved on Lambda: setting it would make the API call fail."""
+    variables = blocks(MODULES / "lambda-function" / "variables.tf", "variable")
+    conditions = str(variables["environment"]["validation"])
+    assert "AWS_REGION" in conditions
+
+
+def test_lambda_module_keeps_state_with_moved_blocks() -> None:
+    main = load(MODULES / "lambda-function" / "main.tf")
+    moves = [(unquote(m["from"]), unquote(m["to"])) for m in main.get("moved", [])]
+    assert ("${aws_lambda_alias.this[0]}", "${aws_lambda_alias.this}") in moves or (
+        "aws_lambda_alias.this[0]",
+        "aws_lambda_alias.this",
+    ) in moves, moves
 
 
 def test_consumer_matches_the_autoscaler_and_cli() -> None:
@@ -225,17 +224,14 @@ def test_consumer_matches_the_autoscaler_and_cli() -> None:
     assert (scaling["min_workers"], scaling["max_workers"], scaling["partitions"]) == (1, 8, 6)
     assert scaling["lag_per_worker"] == 100
     assert (scaling["scale_out_cooldown"], scaling["scale_in_cooldown"]) == (60, 300)
-    assert unquote(consumer["kafka"]["consumer_group"]) == "dpp-ml-workers"
-    variables = blocks(MODULES / "event-consumer" / "variables.tf", "variable")
-    assert [unquote(x) for x in variables["command"]["default"]] == ["dpp", "consumer", "run"]
-    assert [unquote(x) for x in variables["topics_command"]["default"]] == [
-        "dpp",
-        "topics",
-        "apply",
-    ]
+    dev_locals = load(DEV / "main.tf")["locals"][0]
+    assert unquote(dev_locals["consumer_group"]) == "dpp-ml-workers"
+    assert consumer["kafka"]["consumer_group"] == "${local.consumer_group}"
     main = (MODULES / "event-consumer" / "main.tf").read_text(encoding="utf-8")
     assert "min(var.autoscaling.max_workers, var.autoscaling.partitions)" in main
-    assert 'metric_name = "ConsumerLagMessages"' in main and 'metric_name = "WorkerCount"' in main
+    # Commands come from the contract, not from module defaults.
+    assert "command                = var.components.worker.command" in main
+    assert "command                = var.components.topics.command" in main
 
 
 def test_topics_are_defined_by_the_cli_only() -> None:
@@ -244,9 +240,9 @@ def test_topics_are_defined_by_the_cli_only() -> None:
         assert 'resource "kafka_topic"' not in text and "aws_msk_topic" not in text, path
 
 
-def test_producer_defaults_match_the_package() -> None:
-    variables = blocks(MODULES / "event-producer" / "variables.tf", "variable")
-    assert unquote(variables["handler"]["default"]) == "dpp_producer.lambda_handler.handler"
+def test_producer_handler_comes_from_the_contract() -> None:
+    producer = blocks(DEV / "main.tf", "module")["producer"]
+    assert producer["handler"] == "${local.contract.producer.handler}"
     dev_vars = blocks(DEV / "variables.tf", "variable")
     assert "producer-lambda.zip" in str(dev_vars["artifacts"]["type"])
 
@@ -271,3 +267,83 @@ def test_msk_readme_states_monthly_cost() -> None:
     readme = (MODULES / "msk" / "README.md").read_text(encoding="utf-8")
     assert "serverless" in readme.lower() and "provisioned" in readme.lower()
     assert re.search(r"\$\d+.*/month", readme)
+
+
+# ---- bootstrap: state bucket, lock, GitHub OIDC ------------------------------------------
+
+BOOTSTRAP = INFRA / "bootstrap"
+
+
+def _bootstrap_resources() -> dict[tuple[str, str], dict[str, Any]]:
+    found = {}
+    for file in module_tf_files(BOOTSTRAP):
+        for rtype, rname, body in resources(file):
+            found[(rtype, rname)] = body
+    return found
+
+
+def test_bootstrap_layout_and_typed_variables() -> None:
+    for file in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
+        assert (BOOTSTRAP / file).is_file(), file
+    test_versions_pin_a_provider_range(BOOTSTRAP)
+    test_variables_are_typed_and_described(BOOTSTRAP)
+
+
+def test_bootstrap_state_bucket_is_versioned_encrypted_and_private() -> None:
+    found = _bootstrap_resources()
+    assert ("aws_s3_bucket", "this") in found
+    versioning = found[("aws_s3_bucket_versioning", "this")]
+    assert unquote(versioning["versioning_configuration"][0]["status"]) == "Enabled"
+    sse = found[("aws_s3_bucket_server_side_encryption_configuration", "this")]
+    default = sse["rule"][0]["apply_server_side_encryption_by_default"][0]
+    assert unquote(default["sse_algorithm"]) in ("aws:kms", "AES256")
+    block = found[("aws_s3_bucket_public_access_block", "this")]
+    for flag in (
+        "block_public_acls",
+        "block_public_policy",
+        "ignore_public_acls",
+        "restrict_public_buckets",
+    ):
+        assert block[flag] is True, flag
+    assert ("aws_s3_bucket_policy", "this") in found  # TLS-only
+
+
+def test_bootstrap_and_every_backend_agree_on_bucket_region_and_lock() -> None:
+    """Each environment's backend names the bucket the bootstrap creates and locks with S3."""
+    variables = blocks(BOOTSTRAP / "variables.tf", "variable")
+    main = (BOOTSTRAP / "main.tf").read_text(encoding="utf-8")
+    assert 'coalesce(var.state_bucket, "dpp-terraform-state-${var.environment}")' in main
+    environments = [unquote(e) for e in re.findall(r'"(\w+)"', str(variables["environment"]))]
+    for env_dir in sorted(p for p in ENVIRONMENTS.iterdir() if p.is_dir()):
+        backend = load(env_dir / "backend.tf")["terraform"][0]["backend"][0]
+        s3 = {unquote(k): v for k, v in backend.items()}["s3"]
+        assert unquote(s3["bucket"]) == f"dpp-terraform-state-{env_dir.name}", env_dir
+        assert unquote(s3["region"]) == unquote(variables["aws_region"]["default"]), env_dir
+        # S3-native locking: the bootstrap creates no DynamoDB table, so none may be named.
+        assert s3["use_lockfile"] is True and "dynamodb_table" not in s3, env_dir
+        assert env_dir.name in environments, env_dir
+    assert not any(rtype == "aws_dynamodb_table" for rtype, _ in _bootstrap_resources())
+
+
+def test_github_roles_are_scoped_to_the_repository() -> None:
+    main = load(BOOTSTRAP / "main.tf")
+    docs = {}
+    for entry in main.get("data", []):
+        for dtype, named in entry.items():
+            for name, body in named.items():
+                if unquote(dtype) == "aws_iam_policy_document":
+                    docs[unquote(name)] = body
+    subjects = main["locals"][1]
+    for role, local in (("assume_deploy", "deploy_subjects"), ("assume_plan", "plan_subjects")):
+        conditions = {unquote(c["variable"]): c for c in docs[role]["statement"][0]["condition"]}
+        assert unquote(conditions["token.actions.githubusercontent.com:aud"]["test"]) == (
+            "StringEquals"
+        )
+        sub = conditions["token.actions.githubusercontent.com:sub"]
+        assert unquote(sub["test"]) == "StringEquals"  # no wildcards
+        assert sub["values"] == f"${{local.{local}}}"
+        for subject in subjects[local]:
+            assert unquote(subject).startswith("repo:${var.github_repository}:"), subject
+    resources_found = _bootstrap_resources()
+    provider = resources_found[("aws_iam_openid_connect_provider", "github")]
+    assert unquote(provider["url"]) == "https://token.actions.githubusercontent.com"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from tests.infra.toolchain import ENVIRONMENTS, MODULES
+from tests.infra.toolchain import ENVIRONMENTS, INFRA, MODULES
 
 hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is a dev dependency of the infra tests")
 
@@ -88,5 +89,18 @@ def test_dev_grants_the_backend_role_and_tells_it_the_bucket() -> None:
     uploads = modules["uploads"]
     assert uploads["access"]["roles"] == {"backend": "${module.backend.role_name}"}
     assert uploads["access"]["prefix"] == "${local.uploads_prefix}"
-    extra = modules["backend"]["environment"]["extra"]
-    assert "UPLOADS_BUCKET" in extra and extra["UPLOADS_PREFIX"] == "${local.uploads_prefix}"
+    # The backend's environment comes from the deployment contract: it declares both names and
+    # fixes the prefix, which is also the prefix the bucket grants (one value, no drift).
+    contract = json.loads((INFRA / "contract" / "components.json").read_text(encoding="utf-8"))
+    backend = contract["components"]["backend"]
+    assert {"UPLOADS_BUCKET", "UPLOADS_PREFIX"} <= set(backend["environment"])
+    assert backend["environment_values"]["UPLOADS_PREFIX"] == "uploads/"
+    assert modules["backend"]["environment"].startswith("${merge(local.environment.backend,")
+    dev_locals = main["locals"][0]
+    assert dev_locals["uploads_prefix"] == (
+        "${local.contract.backend.environment_values.UPLOADS_PREFIX}"
+    )
+    values = dev_locals["environment_values"]
+    assert values["UPLOADS_PREFIX"] == "${local.uploads_prefix}"
+    # The name the backend is told is the bucket's name.
+    assert values["UPLOADS_BUCKET"] == uploads["bucket_name"] == '"${local.name}-uploads"'

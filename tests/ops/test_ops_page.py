@@ -35,7 +35,8 @@ READ_DOM = """JSON.stringify({
     workers: r.querySelector(".workers").textContent,
     status: r.querySelector(".status").textContent,
   })),
-  partitions: [...document.querySelectorAll("#partitions tbody tr")].map((r) => ({
+  topics: [...document.querySelectorAll("#topics tr.topic-row")].map((r) => r.dataset.topic),
+  partitions: [...document.querySelectorAll("#topics tr.partition-row")].map((r) => ({
     partition: Number(r.dataset.partition),
     lag: r.querySelector(".lag").textContent,
     status: r.querySelector(".status").textContent,

@@ -10,6 +10,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from dpp_producer.auth import mint_token
+from dpp_producer.event_ids import EventIds, derive_key
 from dpp_producer.settings import SANDBOX_JWT_SECRET, ProducerSettings
 
 TEST_SECRET = SANDBOX_JWT_SECRET
@@ -42,6 +43,16 @@ def token(scope: str = "events:*", subject: str = "tester", ttl_s: int = 600) ->
 
 def auth(scope: str = "events:*", subject: str = "tester") -> dict[str, str]:
     return {"Authorization": f"Bearer {token(scope, subject)}"}
+
+
+def event_ids() -> EventIds:
+    """The test apps' event ids (keyed from the sandbox HS256 secret, as the apps are)."""
+    return EventIds(derive_key(TEST_SECRET))
+
+
+def scoped_id(client_id: str, subject: str = "tester") -> str:
+    """The event (= job) id the API gives an event whose client chose `client_id`."""
+    return event_ids().scoped(subject, client_id)
 
 
 def settings(database_url: str, **overrides: Any) -> ProducerSettings:

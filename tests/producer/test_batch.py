@@ -40,7 +40,7 @@ def test_partial_failure_reports_each_event_and_produces_the_good_ones(
     ]
     assert entries[3]["error"]["known_types"]
     assert entries[4]["error"]["errors"][0]["path"] == "events.4"
-    assert entries[5]["id"] == "batch-event-2"
+    assert entries[5]["id"] == factories.scoped_id("batch-event-2")
     assert not any(entry["retryable"] for entry in entries)
     for entry, (session, message) in (
         (entries[0], ("s-1", "first")),

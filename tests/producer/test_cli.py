@@ -33,6 +33,7 @@ def test_token_is_signed_with_the_local_secret() -> None:
 def test_token_refuses_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DPP_ENV", "prod")
     monkeypatch.setenv("JWT_SECRET", "p" * 48)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/dpp")
     result = runner.invoke(app, ["token"])
     assert result.exit_code != 0
     producer_settings.cache_clear()

@@ -18,7 +18,9 @@ def test_job_status_and_result_of_an_accepted_event(
             "/v1/events", json=factories.demo_event(), headers=factories.auth()
         ).json()
         job_path = accepted["job"]
-        assert_problem(client.get(job_path, headers=factories.auth()), 404)
+        queued = client.get(job_path, headers=factories.auth())
+        assert queued.status_code == 200
+        assert queued.json()["status"] == "queued"
 
         # What a worker does when it picks the event up and finishes it.
         store = JobStore.from_url(database_url)

@@ -55,7 +55,14 @@ def test_package_builds_a_zip_whose_handler_publishes(
         names = archive.namelist()
         archive.extractall(tmp_path / "package")
     tops = {name.split("/")[0] for name in names}
-    assert {"dpp_producer", "dpp_shared", "confluent_kafka", "mangum", "pydantic_core"} <= tops
+    assert {
+        "dpp_producer",
+        "dpp_shared",
+        "dpp_store",
+        "confluent_kafka",
+        "mangum",
+        "pydantic_core",
+    } <= tops
     assert not {"boto3", "botocore", "uvicorn", "pytest", "mypy", "ruff"} & tops
     assert "dpp_producer/lambda_handler.py" in names
     assert any(name.startswith("confluent_kafka/cimpl.") and name.endswith(".so") for name in names)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from dpp_cli.sandbox import KafkaSandbox
 from dpp_ops.ports import free_port
 from dpp_ops.topic_admin import apply_topics
 from dpp_producer.app import create_app
+from dpp_producer.log import SERVICE_NAME
 from dpp_shared.settings import KafkaSettings, TopicSettings
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace, declared_topics
 from tests.producer import factories
@@ -123,5 +127,79 @@ def test_outage_answers_503_within_the_bound_then_recovers(
 
     # The record that timed out was still queued and reached the broker: at-least-once.
     topic = namespace.physical(DEMO_TOPIC)
-    wanted = {"sent-during-outage", "sent-after-recovery", before.json()["id"]}
+    # The records carry the client's ids scoped to its subject (dpp_producer.event_ids).
+    wanted = {
+        factories.scoped_id("sent-during-outage"),
+        factories.scoped_id("sent-after-recovery"),
+        before.json()["id"],
+    }
     assert wanted <= _ids_on_topic(bootstrap, topic, wanted, deadline_s=60)
+
+
+class _Records(logging.Handler):
+    """Every record the producer's logger emits during a test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def producer_log() -> Iterator[_Records]:
+    handler = _Records()
+    producer_logger = logging.getLogger(SERVICE_NAME)
+    producer_logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        producer_logger.removeHandler(handler)
+
+
+@pytest.mark.slow
+def test_a_paused_broker_logs_one_line_per_503_and_tracebacks_only_for_the_unexpected(
+    own_broker: KafkaSandbox, sqlite_url: str, producer_log: _Records
+) -> None:
+    bootstrap = f"127.0.0.1:{own_broker.port}"
+    namespace = TopicNamespace(f"paused{uuid.uuid4().hex[:6]}.")
+    apply_topics(AdminClient({"bootstrap.servers": bootstrap}), declared_topics()[:1], namespace)
+    app = create_app(
+        factories.settings(
+            sqlite_url,
+            DPP_PRODUCER_ACK_TIMEOUT_S=ACK_TIMEOUT_S,
+            DPP_PRODUCER_RETRY_AFTER_S=RETRY_AFTER_S,
+        ),
+        kafka=KafkaSettings(bootstrap_servers=bootstrap),
+        topics=TopicSettings(topic_prefix=namespace.prefix),
+    )
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    state = own_broker.read_state()
+    assert state is not None
+    with TestClient(app, raise_server_exceptions=False) as client:
+        before = client.post("/v1/events", json=factories.demo_event(), headers=factories.auth())
+        assert before.status_code == 202, before.text
+        os.kill(state.pid, signal.SIGSTOP)  # paused: connected, but nothing acknowledges
+        try:
+            for _ in range(2):
+                during = client.post(
+                    "/v1/events", json=factories.demo_event(), headers=factories.auth()
+                )
+                assert_problem(during, 503)
+        finally:
+            os.kill(state.pid, signal.SIGCONT)
+        assert_problem(client.get("/boom"), 500)
+
+    failures = [r for r in producer_log.records if r.levelno >= logging.WARNING]
+    outage = [r for r in failures if r.getMessage().startswith("request answered 503: ")]
+    assert len(outage) == 2, [r.getMessage() for r in failures]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in outage)
+    assert "acknowledge" in outage[0].getMessage(), outage[0].getMessage()
+    [unexpected] = [r for r in failures if r not in outage]
+    assert unexpected.levelno == logging.ERROR and unexpected.exc_info is not None
+    assert isinstance(unexpected.exc_info[1], RuntimeError)

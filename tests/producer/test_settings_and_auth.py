@@ -19,7 +19,9 @@ STRONG = "s3cr3t-" + "x" * 40
 @pytest.mark.parametrize("secret", ["changeme", "short-secret", "secret"])
 def test_placeholder_or_short_secret_is_refused_outside_local_environments(secret: str) -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET"):
-        ProducerSettings.model_validate({"DPP_ENV": "prod", "JWT_SECRET": secret})
+        ProducerSettings.model_validate(
+            {"DPP_ENV": "prod", "JWT_SECRET": secret, "DATABASE_URL": "postgresql://db/dpp"}
+        )
     local = ProducerSettings.model_validate({"DPP_ENV": "sandbox", "JWT_SECRET": secret})
     assert jwt_secret_module.jwt_secret(local) == secret
 
@@ -47,12 +49,54 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     assert STRONG not in repr(settings)
 
 
-def test_production_without_a_secret_is_a_configuration_error() -> None:
-    settings = ProducerSettings.model_validate({"DPP_ENV": "prod"})
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_a_deployed_environment_without_a_secret_fails_at_start_up(env: str) -> None:
+    """`dev` is the AWS environment of the deploy guide, not a local one (issue 13, defect 2)."""
+    database = {"DATABASE_URL": "postgresql://dpp@db.example:5432/dpp"}
+    with pytest.raises(ValidationError, match=f"DPP_ENV={env} is a deployed .*JWT_SECRET_ARN"):
+        ProducerSettings.model_validate({"DPP_ENV": env, **database})
+    with pytest.raises(ValidationError, match="placeholder or shorter"):
+        ProducerSettings.model_validate({"DPP_ENV": env, "JWT_SECRET": "dev-secret", **database})
+    with pytest.raises(ValidationError, match=f"DPP_ENV={env} is a deployed .*DATABASE_URL"):
+        ProducerSettings.model_validate({"DPP_ENV": env, "JWT_SECRET": STRONG})
+    deployed = ProducerSettings.model_validate({"DPP_ENV": env, "JWT_SECRET": STRONG, **database})
+    assert not deployed.is_local
+    assert jwt_secret_module.jwt_secret(deployed) == STRONG
+
+
+def test_a_deployed_environment_may_take_tokens_only_from_an_identity_provider() -> None:
+    jwks = {
+        "DPP_ENV": "dev",
+        "DATABASE_URL": "postgresql://dpp@db.example:5432/dpp",
+        "JWT_JWKS_URL": "https://idp.example/.well-known/jwks.json",
+        "JWT_ISSUER": "https://idp.example",
+        "JWT_AUDIENCE": "dpp-events",
+    }
+    with pytest.raises(ValidationError, match="DPP_EVENT_ID_SECRET"):
+        ProducerSettings.model_validate(jwks)
+    settings = ProducerSettings.model_validate({**jwks, "DPP_EVENT_ID_SECRET": STRONG})
+    assert settings.jwt_secret is None and settings.jwt_secret_arn is None
+
+
+@pytest.mark.parametrize("env", ["sandbox", "test"])
+def test_only_sandbox_and_test_fall_back_to_the_public_sandbox_secret(env: str) -> None:
+    local = ProducerSettings.model_validate({"DPP_ENV": env})
+    assert local.is_local
+    assert jwt_secret_module.jwt_secret(local) == SANDBOX_JWT_SECRET
+
+
+def test_the_default_environment_is_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DPP_ENV", raising=False)
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    monkeypatch.delenv("JWT_SECRET_ARN", raising=False)
+    assert ProducerSettings().env == "sandbox"
+
+
+def test_settings_built_around_validation_still_refuse_the_sandbox_secret() -> None:
+    """`jwt_secret` keeps its own check for settings made without validation."""
+    settings = ProducerSettings.model_construct(env="dev", jwt_secret=None, jwt_secret_arn=None)
     with pytest.raises(ConfigurationError, match="JWT_SECRET_ARN"):
         jwt_secret_module.jwt_secret(settings)
-    sandbox = ProducerSettings.model_validate({"DPP_ENV": "sandbox"})
-    assert jwt_secret_module.jwt_secret(sandbox) == SANDBOX_JWT_SECRET
 
 
 class _SecretsManager:
@@ -77,7 +121,9 @@ def test_secret_from_secrets_manager_is_read_once(
     monkeypatch.setattr(boto3, "client", lambda name, **_: service)
     monkeypatch.setattr(jwt_secret_module, "_cache", {})
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dpp/jwt-AbCdEf"
-    settings = ProducerSettings.model_validate({"DPP_ENV": "prod", "JWT_SECRET_ARN": arn})
+    settings = ProducerSettings.model_validate(
+        {"DPP_ENV": "prod", "JWT_SECRET_ARN": arn, "DATABASE_URL": "postgresql://db/dpp"}
+    )
     assert jwt_secret_module.jwt_secret(settings) == STRONG
     assert jwt_secret_module.jwt_secret(settings) == STRONG
     assert service.calls == 1
@@ -101,7 +147,7 @@ def test_tokens_without_exp_or_with_another_algorithm_are_refused() -> None:
     no_exp = jwt.encode({"sub": "a", "scope": "events:*"}, STRONG, algorithm="HS256")
     with pytest.raises(AuthenticationError, match="exp"):
         authenticate(f"Bearer {no_exp}", STRONG)
-    unsigned = jwt.encode({"sub": "a", "scope": "events:*", "exp": 2**40}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": "a", "scope": "events:*", "exp": 2**40}, "", algorithm="none")
     with pytest.raises(AuthenticationError):
         authenticate(f"Bearer {unsigned}", STRONG)
     with pytest.raises(AuthenticationError):

@@ -153,6 +153,7 @@ def test_every_kind_of_bad_record_raises_event_decode_error(kind: str) -> None:
         decode(bad_value, bad_headers, REGISTRY)
     assert reason in caught.value.reason
     assert str(caught.value) == caught.value.reason
+    assert caught.value.reason.count("invalid event") <= 1, "the prefix is said once"
 
 
 def test_decode_error_names_the_type_when_known() -> None:

@@ -147,3 +147,20 @@ def test_progress_after_the_end_changes_nothing(job_store: JobStore) -> None:
     record = job_store.get(job_id)
     assert record is not None
     assert (record.progress, record.progress_message) == (1.0, None)
+
+
+def test_a_checkpoint_and_its_progress_are_one_write(job_store: JobStore) -> None:
+    job_id = new_id()
+    job_store.begin(job_start(job_id))
+    job_store.report_progress(job_id, 0.1, "before")
+    job_store.save_checkpoint(job_id, {"done": 3})  # without progress: progress untouched
+    record = job_store.get(job_id)
+    assert record is not None and (record.progress, record.progress_message) == (0.1, "before")
+
+    job_store.save_checkpoint(job_id, {"done": 5}, progress=0.5, message="5/10")
+    record = job_store.get(job_id)
+    assert record is not None and (record.progress, record.progress_message) == (0.5, "5/10")
+    assert job_store.load_checkpoint(job_id) == {"done": 5}
+    with pytest.raises(ValueError, match="progress"):
+        job_store.save_checkpoint(job_id, {"done": 6}, progress=1.5)
+    assert job_store.load_checkpoint(job_id) == {"done": 5}

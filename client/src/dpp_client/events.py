@@ -17,8 +17,9 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class Event:
-    """One event to publish. `id` (UUIDv7, also the job id) and `time` are filled in here, once,
-    so every retry sends the very same event; the idempotency key defaults to the id."""
+    """One event to publish. `id` (UUIDv7) and `time` are filled in here, once, so every retry
+    sends the very same event; the idempotency key defaults to the id. The API answers with the
+    job id (this id scoped to the caller's subject, see `PublishResult.id`)."""
 
     type: str
     data: Mapping[str, Any]

@@ -15,6 +15,9 @@ from dpp_client.retry import RETRYABLE_STATUSES, RetryPolicy, retry_after_s
 from dpp_client.transport import Answer, TransportFailure, post_json
 
 TokenSource = str | Callable[[], str]
+# POST (path, JSON body, headers, timeout) to the producer and return its HTTP answer: over HTTPS
+# to the API (`post_json`) or as a Lambda invocation (`lambda_invoke.LambdaInvokeTransport`).
+Transport = Callable[[str, Any, dict[str, str], float], Answer]
 EVENTS_PATH = "/v1/events"
 BATCH_PATH = "/v1/events:batch"
 USER_AGENT = "dpp-events-client/1"
@@ -42,8 +45,10 @@ class EventsClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._transport: Transport = transport or self._post_over_http
         self.source = source
         self.policy = policy or RetryPolicy()
         self._token = token
@@ -53,10 +58,16 @@ class EventsClient:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EventsClient:
-        """Build from `DPP_API_URL`, `DPP_API_TOKEN`, `DPP_EVENT_SOURCE`, `DPP_CLIENT_TIMEOUT_S`
-        (see docs/configuration.md); the source defaults to the Lambda function's name."""
+        """Build from `DPP_API_URL` (or `DPP_EVENTS_FUNCTION`), `DPP_API_TOKEN`,
+        `DPP_EVENT_SOURCE`, `DPP_CLIENT_TIMEOUT_S` (see docs/configuration.md); the source
+        defaults to the Lambda function's name.
+
+        With `DPP_EVENTS_FUNCTION` (the producer function's name or alias ARN) events go through
+        Lambda's Invoke API instead of HTTP: see docs/lambda-client.md."""
         env = os.environ if environ is None else environ
-        missing = [name for name in ("DPP_API_URL", "DPP_API_TOKEN") if not env.get(name)]
+        function_name = env.get("DPP_EVENTS_FUNCTION")
+        needed = ("DPP_API_TOKEN",) if function_name else ("DPP_API_URL", "DPP_API_TOKEN")
+        missing = [name for name in needed if not env.get(name)]
         if missing:
             raise ClientConfigurationError(f"set {' and '.join(missing)} to publish events")
         function = env.get("AWS_LAMBDA_FUNCTION_NAME", "unknown")
@@ -66,12 +77,23 @@ class EventsClient:
             raise ClientConfigurationError(
                 "DPP_CLIENT_TIMEOUT_S must be a number of seconds"
             ) from None
+        transport: Transport | None = None
+        base_url = env.get("DPP_API_URL", "")
+        if function_name:
+            transport = _lambda_transport(function_name, env)
+            base_url = f"lambda:{function_name}"
         return cls(
-            env["DPP_API_URL"],
+            base_url,
             env["DPP_API_TOKEN"],
             source=env.get("DPP_EVENT_SOURCE", f"urn:dpp:lambda:{function}"),
             policy=RetryPolicy(total_timeout_s=timeout_s, attempt_timeout_s=min(5.0, timeout_s)),
+            transport=transport,
         )
+
+    def _post_over_http(
+        self, path: str, body: Any, headers: dict[str, str], timeout_s: float
+    ) -> Answer:
+        return post_json(self.base_url + path, body, headers, timeout_s)
 
     def publish(
         self,
@@ -149,7 +171,6 @@ class EventsClient:
 
     def _send(self, path: str, body: Any, key: str, budget: _Budget) -> Answer:
         """POST with retries until a final answer (2xx, 207 or a non-retryable error)."""
-        url = self.base_url + path
         while True:
             timeout_s = budget.attempt_timeout()
             if timeout_s is None:
@@ -162,7 +183,7 @@ class EventsClient:
                 "User-Agent": USER_AGENT,
             }
             try:
-                answer = post_json(url, body, headers, timeout_s)
+                answer = self._transport(path, body, headers, timeout_s)
             except TransportFailure as failure:
                 budget.last = (str(failure), None, None)
                 delay = self.policy.backoff_s(budget.attempts, self._rng)
@@ -183,6 +204,28 @@ class EventsClient:
 
     def _token_value(self) -> str:
         return self._token() if callable(self._token) else self._token
+
+
+def _lambda_transport(function: str, env: Mapping[str, str]) -> Transport:
+    from dpp_client.lambda_invoke import (  # noqa: PLC0415 - only this mode needs it
+        Credentials,
+        LambdaInvokeTransport,
+    )
+
+    missing = [n for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not env.get(n)]
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if missing or not (region or function.startswith("arn:")):
+        raise ClientConfigurationError(
+            "DPP_EVENTS_FUNCTION needs the AWS credentials and region Lambda provides "
+            f"(missing: {', '.join(missing) or 'AWS_REGION'})"
+        )
+    return LambdaInvokeTransport(
+        function,
+        region=region or "",
+        endpoint_url=env.get("AWS_ENDPOINT_URL_LAMBDA") or env.get("AWS_ENDPOINT_URL"),
+        # Read at each call: a long-lived client keeps working when the keys are rotated.
+        credentials=lambda: Credentials.from_env(env),
+    )
 
 
 class _Budget:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -18,7 +18,21 @@ PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
 ProgressSink = Callable[[str, float, str | None], None]
 CheckpointLoader = Callable[[str], dict[str, Any] | None]
-CheckpointSaver = Callable[[str, dict[str, Any]], None]
+
+
+class CheckpointSaver(Protocol):
+    """Writes a checkpoint and, when given, the progress it stands for, in one store write."""
+
+    def __call__(
+        self,
+        job_id: str,
+        checkpoint: dict[str, Any],
+        /,
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+    ) -> None: ...
+
 
 # Handlers report progress as often as they like; the store sees at most this many writes a
 # second per job (the first and the final report always go through).
@@ -53,7 +67,13 @@ def _no_checkpoint(_job_id: str) -> dict[str, Any] | None:
     return None
 
 
-def _drop_checkpoint(_job_id: str, _checkpoint: dict[str, Any]) -> None:
+def _drop_checkpoint(
+    _job_id: str,
+    _checkpoint: dict[str, Any],
+    *,
+    progress: float | None = None,
+    message: str | None = None,
+) -> None:
     return None
 
 
@@ -106,5 +126,14 @@ class JobContext(Generic[PayloadT]):
         """The last checkpoint saved by any attempt of this job (survives worker restarts)."""
         return self.checkpoint_loader(self.job_id)
 
-    def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.checkpoint_saver(self.job_id, checkpoint)
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], progress: float | None = None, message: str | None = None
+    ) -> None:
+        """Keep a checkpoint a later attempt resumes from. Pass the `progress` it stands for:
+        both are written together (progress reports alone are throttled and may lag behind)."""
+        if progress is None:
+            self.checkpoint_saver(self.job_id, checkpoint)
+            return
+        progress = min(max(progress, 0.0), 1.0)
+        self._last_progress_at = time.monotonic()
+        self.checkpoint_saver(self.job_id, checkpoint, progress=progress, message=message)

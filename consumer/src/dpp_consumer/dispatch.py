@@ -13,6 +13,8 @@ from dpp_shared.errors import EventDecodeError
 from dpp_shared.events import EventRegistry
 from dpp_store import JobStart
 
+PUBLISHER_HEADER = hdr.PUBLISHER
+
 
 @dataclass
 class Job:
@@ -37,6 +39,7 @@ class Job:
             partition=self.delivery.original_partition,
             offset=self.delivery.original_offset,
             correlation_id=self.event.envelope.correlationid,
+            owner=self.message.header(PUBLISHER_HEADER),
         )
 
 

@@ -37,8 +37,15 @@ class ProgressStore(Protocol):
     def load_checkpoint(self, job_id: str) -> dict[str, Any] | None:
         """The job's last saved checkpoint, if any."""
 
-    def save_checkpoint(self, job_id: str, checkpoint: dict[str, Any]) -> None:
-        """Keep a checkpoint a later attempt resumes from."""
+    def save_checkpoint(
+        self,
+        job_id: str,
+        checkpoint: dict[str, Any],
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Keep a checkpoint a later attempt resumes from (with the progress it stands for)."""
 
 
 class HandlerCall:

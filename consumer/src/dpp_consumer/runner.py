@@ -16,13 +16,14 @@ from aws_lambda_powertools import Logger
 
 from dpp_consumer.bookkeeping import Bookkeeping, FinishTogether, JobBook, StartFirst
 from dpp_consumer.context import Cancellation
-from dpp_consumer.dispatch import Job, Undispatchable, dispatch
+from dpp_consumer.dispatch import PUBLISHER_HEADER, Job, Undispatchable, dispatch
 from dpp_consumer.errors import ConsumerError
 from dpp_consumer.handler_call import HandlerCall, Success
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
 from dpp_consumer.lifecycle import completed_record, failed_record
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.outcomes import OutcomeRecords
+from dpp_consumer.records import ConsumedRecord
 from dpp_consumer.retry import Delivery, Failure
 from dpp_consumer.units import Outcome, Unit
 from dpp_shared.codec import KafkaRecord
@@ -32,6 +33,7 @@ from dpp_store import JobRecord, JobStart, JobStatus, StoreUnavailableError
 _T = TypeVar("_T")
 STORE_RETRY_MAX_S = 5.0
 UNKNOWN_JOB_TYPE = "unknown"
+MAX_JOB_ID_CHARS = 64  # the job store's id column; a longer ce_id cannot name a job
 
 
 class WorkerClosingError(ConsumerError):
@@ -251,30 +253,44 @@ class JobRunner:
             },
         )
         self.metrics.job(job_type).dead_lettered.inc()
-        if job_id and spec is not None:
-            # The record names a job this worker knows: record its death so the job API
-            # answers instead of showing a job that never started.
+        if job_id and len(job_id) <= MAX_JOB_ID_CHARS:
+            # The record names a job (even without a usable type): record its death so the job
+            # API answers `dead` with the reason instead of a job that never started.
             records.extend(
-                self._record_undispatchable_job(job_id, spec, delivery, correlation_id, failure)
+                self._record_undispatchable_job(
+                    job_id,
+                    event_type=event_type,
+                    spec=spec,
+                    message=message,
+                    delivery=delivery,
+                    correlation_id=correlation_id,
+                    failure=failure,
+                )
             )
         return Outcome.done(message, *records)
 
     def _record_undispatchable_job(
         self,
         job_id: str,
-        spec: JobSpec,
+        *,
+        event_type: str,
+        spec: JobSpec | None,
+        message: ConsumedRecord,
         delivery: Delivery,
         correlation_id: str | None,
         failure: Failure,
     ) -> Sequence[KafkaRecord]:
+        event_type = spec.event_type.name if spec else (event_type or UNKNOWN_JOB_TYPE)[:200]
+        job_type = spec.job_type if spec else UNKNOWN_JOB_TYPE
         start = JobStart(
             job_id=job_id,
-            event_type=spec.event_type.name,
-            job_type=spec.job_type,
+            event_type=event_type,
+            job_type=job_type,
             topic=delivery.original_topic,
             partition=delivery.original_partition,
             offset=delivery.original_offset,
             correlation_id=correlation_id,
+            owner=message.header(PUBLISHER_HEADER),
         )
         record = self._store_call(lambda: self.store.begin(start))
         if record.is_terminal:
@@ -285,8 +301,8 @@ class JobRunner:
         return (
             failed_record(
                 job_id=job_id,
-                job_type=spec.job_type,
-                event_type=spec.event_type.name,
+                job_type=job_type,
+                event_type=event_type,
                 attempts=max(delivery.attempt, record.attempts),
                 error_type=failure.error_type,
                 error=failure.message,

@@ -16,6 +16,7 @@ from dpp_consumer.worker import Worker
 from dpp_shared.settings import aws_settings, database_settings, kafka_settings, topic_settings
 from dpp_shared.topics import TopicNamespace
 from dpp_store import JobStore
+from dpp_store.database_secret import resolve_database_url
 
 
 def build_worker(
@@ -24,7 +25,7 @@ def build_worker(
     """A worker wired from the environment; connects to nothing until `run()`."""
     settings = settings or worker_settings()
     store = JobStore.from_url(
-        database_settings().database_url,
+        resolve_database_url(database_settings().database_url, settings.database_secret_arn),
         pool_size=settings.worker_concurrency + 1,
         max_overflow=settings.worker_concurrency,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dpp_shared.topics import RETRY_DELAYS_S, WORKER_GROUP
@@ -48,6 +48,12 @@ class WorkerSettings(BaseSettings):
     )
     partition_buffer: int = Field(
         default=1_000, ge=1, description="Records held per partition before it is paused"
+    )
+    database_secret_arn: str | None = Field(
+        default=None,
+        # The name Terraform and the producer use, not DPP_-prefixed like the worker's own knobs.
+        validation_alias=AliasChoices("DATABASE_SECRET_ARN"),
+        description="Secrets Manager ARN of the database credentials (fills DATABASE_URL's user)",
     )
 
     @field_validator("retry_delays_s", mode="before")

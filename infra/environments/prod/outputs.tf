@@ -38,6 +38,16 @@ output "producer_function_name" {
   value       = module.producer.function_name
 }
 
+output "producer_alias_arn" {
+  description = "Alias backend Lambdas invoke through the Lambda VPC endpoint (DPP_EVENTS_FUNCTION)."
+  value       = module.producer.alias_arn
+}
+
+output "lag_publisher_service_name" {
+  description = "ECS service publishing the lag metrics the scaling policy and the alarms read."
+  value       = module.consumer.lag_publisher_service_name
+}
+
 output "kafka_bootstrap_servers" {
   description = "KAFKA_BOOTSTRAP_SERVERS of the event pair."
   value       = module.msk.bootstrap_brokers_sasl_iam

@@ -5,13 +5,26 @@ locals {
   image       = coalesce(var.image, "${aws_ecr_repository.this.repository_url}:${var.image_tag}")
   max_workers = min(var.autoscaling.max_workers, var.autoscaling.partitions)
   lag_topics  = coalesce(var.autoscaling.lag_topics, var.kafka.read_topics)
-  base_environment = merge(var.environment, {
-    KAFKA_BOOTSTRAP_SERVERS = var.kafka.bootstrap_servers
-    KAFKA_SECURITY_MODE     = "msk-iam"
-    AWS_REGION              = local.region
-    KAFKA_CONSUMER_GROUP    = var.kafka.consumer_group
-  })
-  container_environment = [for k in sort(keys(local.base_environment)) : { name = k, value = local.base_environment[k] }]
+
+  # One container environment per component, exactly what the contract's names were given.
+  container_environment = {
+    for component, spec in var.components : component => [
+      for k in sort(keys(spec.environment)) : { name = k, value = spec.environment[k] }
+    ]
+  }
+
+  # kafka-cluster actions by resource kind, from infra/contract/components.json.
+  worker_kafka = var.components.worker.kafka_actions
+  read_actions = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
+  txn_ids      = "${coalesce(var.kafka.transactional_id_arn_prefix, replace(var.kafka.cluster_arn, ":cluster/", ":transactional-id/"))}/dpp-worker-${var.kafka.consumer_group}-*"
+
+  # The scaling signal the lag-publisher puts: namespace, names and dimensions from the contract.
+  metrics       = var.components.lag_publisher.metrics
+  lag_metric    = "ConsumerLagMessages"
+  worker_metric = "WorkerCount"
+  dimension_values = {
+    ConsumerGroup = var.kafka.consumer_group
+  }
 }
 
 resource "aws_ecr_repository" "this" {
@@ -116,24 +129,31 @@ resource "aws_iam_role" "worker" {
 data "aws_iam_policy_document" "worker" {
   statement {
     sid       = "KafkaConnect"
-    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
+    actions   = local.worker_kafka.cluster
     resources = [var.kafka.cluster_arn]
   }
   statement {
     sid       = "KafkaReadTopics"
-    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
+    actions   = setintersection(local.worker_kafka.topic, local.read_actions)
     resources = [for t in var.kafka.read_topics : "${var.kafka.topic_arn_prefix}/${t}"]
   }
   statement {
     sid       = "KafkaGroup"
-    actions   = ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]
+    actions   = local.worker_kafka.group
     resources = ["${var.kafka.group_arn_prefix}/${var.kafka.consumer_group}"]
+  }
+  # Outcomes, retries and dead letters are written in one transaction (transactional.id
+  # dpp-worker-<group>-<uuid>), idempotently.
+  statement {
+    sid       = "KafkaTransactions"
+    actions   = local.worker_kafka.transactional_id
+    resources = [local.txn_ids]
   }
   dynamic "statement" {
     for_each = length(var.kafka.write_topics) > 0 ? [1] : []
     content {
       sid       = "KafkaWriteRetriesAndResults"
-      actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
+      actions   = setsubtract(local.worker_kafka.topic, ["kafka-cluster:ReadData"])
       resources = [for t in var.kafka.write_topics : "${var.kafka.topic_arn_prefix}/${t}"]
     }
   }
@@ -162,17 +182,13 @@ resource "aws_iam_role" "topics" {
 
 data "aws_iam_policy_document" "topics" {
   statement {
-    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
+    sid       = "KafkaConnect"
+    actions   = var.components.topics.kafka_actions.cluster
     resources = [var.kafka.cluster_arn]
   }
   statement {
-    actions = [
-      "kafka-cluster:CreateTopic",
-      "kafka-cluster:DescribeTopic",
-      "kafka-cluster:AlterTopic",
-      "kafka-cluster:DescribeTopicDynamicConfiguration",
-      "kafka-cluster:AlterTopicDynamicConfiguration",
-    ]
+    sid       = "KafkaTopicAdmin"
+    actions   = var.components.topics.kafka_actions.topic
     resources = ["${var.kafka.topic_arn_prefix}/${var.kafka.admin_topic_glob}"]
   }
 }
@@ -184,7 +200,10 @@ resource "aws_iam_role_policy" "topics" {
 }
 
 resource "aws_ecs_task_definition" "worker" {
-  family                   = var.name
+  family = var.name
+  # Keep replaced revisions ACTIVE: ECS refuses to point a service at an INACTIVE (deregistered)
+  # revision, and `deploy-serverless.sh --rollback` goes back to the previous one.
+  skip_destroy             = true
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = var.task.cpu
@@ -200,10 +219,10 @@ resource "aws_ecs_task_definition" "worker" {
   container_definitions = jsonencode([{
     name                   = "consumer"
     image                  = local.image
-    command                = var.command
+    command                = var.components.worker.command
     essential              = true
     readonlyRootFilesystem = true
-    environment            = local.container_environment
+    environment            = local.container_environment.worker
     # Stop gracefully: the worker commits offsets and closes the consumer on SIGTERM.
     stopTimeout = 60
     logConfiguration = {
@@ -238,10 +257,10 @@ resource "aws_ecs_task_definition" "topics" {
   container_definitions = jsonencode([{
     name                   = "topics"
     image                  = local.image
-    command                = var.topics_command
+    command                = var.components.topics.command
     essential              = true
     readonlyRootFilesystem = true
-    environment            = local.container_environment
+    environment            = local.container_environment.topics
     logConfiguration = {
       logDriver = "awslogs"
       options = {
@@ -321,15 +340,14 @@ resource "aws_appautoscaling_policy" "this" {
           metric_stat {
             stat = "Maximum"
             metric {
-              namespace   = var.autoscaling.metric_namespace
-              metric_name = "ConsumerLagMessages"
-              dimensions {
-                name  = "ConsumerGroup"
-                value = var.kafka.consumer_group
-              }
-              dimensions {
-                name  = "Topic"
-                value = metrics.value
+              namespace   = local.metrics.namespace
+              metric_name = local.lag_metric
+              dynamic "dimensions" {
+                for_each = local.metrics.metrics[local.lag_metric].dimensions
+                content {
+                  name  = dimensions.value
+                  value = merge(local.dimension_values, { Topic = metrics.value })[dimensions.value]
+                }
               }
             }
           }
@@ -342,11 +360,14 @@ resource "aws_appautoscaling_policy" "this" {
         metric_stat {
           stat = "Maximum"
           metric {
-            namespace   = var.autoscaling.metric_namespace
-            metric_name = "WorkerCount"
-            dimensions {
-              name  = "ConsumerGroup"
-              value = var.kafka.consumer_group
+            namespace   = local.metrics.namespace
+            metric_name = local.worker_metric
+            dynamic "dimensions" {
+              for_each = local.metrics.metrics[local.worker_metric].dimensions
+              content {
+                name  = dimensions.value
+                value = local.dimension_values[dimensions.value]
+              }
             }
           }
         }

@@ -48,3 +48,13 @@ output "autoscaling" {
     scale_in_cooldown  = var.autoscaling.scale_in_cooldown
   }
 }
+
+output "lag_publisher_service_name" {
+  description = "ECS service running `dpp lag export --cloudwatch`, the source of the scaling and alarm metrics."
+  value       = aws_ecs_service.lag_publisher.name
+}
+
+output "environments" {
+  description = "Container environment of each component (worker, topics, lag_publisher), checked against the contract."
+  value       = { for component, spec in var.components : component => spec.environment }
+}

@@ -25,16 +25,49 @@ variable "image_tag" {
   }
 }
 
-variable "command" {
-  description = "Worker command inside the image."
-  type        = list(string)
-  default     = ["dpp", "consumer", "run"]
-}
+variable "components" {
+  description = "The worker, topic task and lag-publisher from infra/contract/components.json: command, environment (name => value, built by the environment from the contract's names), kafka-cluster actions by resource kind, and the lag-publisher's metrics."
+  type = object({
+    worker = object({
+      command       = list(string)
+      environment   = map(string)
+      kafka_actions = map(list(string))
+    })
+    topics = object({
+      command       = list(string)
+      environment   = map(string)
+      kafka_actions = map(list(string))
+    })
+    lag_publisher = object({
+      command       = list(string)
+      environment   = map(string)
+      kafka_actions = map(list(string))
+      metrics = object({
+        namespace = string
+        metrics = map(object({
+          unit       = string
+          dimensions = list(string)
+        }))
+      })
+    })
+  })
 
-variable "topics_command" {
-  description = "Command of the one-off topic task run at deploy time (the same CLI the developers use)."
-  type        = list(string)
-  default     = ["dpp", "topics", "apply"]
+  validation {
+    condition = alltrue([
+      for c in values(var.components) : length(c.command) > 0 && c.environment["KAFKA_SECURITY_MODE"] == "msk-iam" && length(lookup(c.kafka_actions, "cluster", [])) > 0
+    ])
+    error_message = "every component needs a command, KAFKA_SECURITY_MODE=msk-iam and kafka-cluster cluster actions."
+  }
+
+  validation {
+    condition     = alltrue([for m in ["ConsumerLagMessages", "WorkerCount"] : contains(keys(var.components.lag_publisher.metrics.metrics), m)])
+    error_message = "the lag-publisher must publish ConsumerLagMessages and WorkerCount, which the scaling policy reads."
+  }
+
+  validation {
+    condition     = alltrue([for k in ["cluster", "topic", "group", "transactional_id"] : length(lookup(var.components.worker.kafka_actions, k, [])) > 0])
+    error_message = "the worker needs cluster, topic, group and transactional_id kafka-cluster actions."
+  }
 }
 
 variable "task" {
@@ -65,10 +98,12 @@ variable "kafka" {
     cluster_arn       = string
     topic_arn_prefix  = string
     group_arn_prefix  = string
-    consumer_group    = optional(string, "dpp-ml-workers")
-    read_topics       = list(string)
-    write_topics      = list(string)
-    admin_topic_glob  = optional(string, "dpp.*")
+    # arn:aws:kafka:<region>:<account>:transactional-id/<cluster>/<uuid>; null derives it.
+    transactional_id_arn_prefix = optional(string)
+    consumer_group              = optional(string, "dpp-ml-workers")
+    read_topics                 = list(string)
+    write_topics                = list(string)
+    admin_topic_glob            = optional(string, "dpp.*")
   })
 
   validation {
@@ -86,7 +121,6 @@ variable "autoscaling" {
     lag_per_worker     = optional(number, 100)
     scale_out_cooldown = optional(number, 60)
     scale_in_cooldown  = optional(number, 300)
-    metric_namespace   = optional(string, "DPP/Events")
     lag_topics         = optional(list(string))
   })
   default = {}
@@ -101,12 +135,6 @@ variable "autoscaling" {
     )
     error_message = "autoscaling needs 1 <= min_workers <= max_workers, lag_per_worker > 0 and scale_in_cooldown >= scale_out_cooldown."
   }
-}
-
-variable "environment" {
-  description = "Extra environment variables of the worker and topic task (e.g. DATABASE_URL); the Kafka and region settings are always set."
-  type        = map(string)
-  default     = {}
 }
 
 variable "secret_arns" {

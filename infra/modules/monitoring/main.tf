@@ -7,9 +7,54 @@ locals {
   lag_queries = { for i, t in var.consumer.topics : "t${i}" => t }
 }
 
+data "aws_caller_identity" "current" {}
+
+# CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed alias/aws/sns key
+# (its policy cannot be changed to admit cloudwatch.amazonaws.com), so the topic has its own key.
+data "aws_iam_policy_document" "alarm_key" {
+  #checkov:skip=CKV_AWS_109:A key policy's resource is always "*" (the key itself); the account root keeps administration.
+  #checkov:skip=CKV_AWS_111:A key policy's resource is always "*" (the key itself); writes are limited to the account root.
+  #checkov:skip=CKV_AWS_356:A key policy's resource is always "*", meaning this key only.
+  statement {
+    sid       = "AccountAdministers"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+  statement {
+    sid       = "CloudWatchAlarmsPublish"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description         = "${var.name} alarm topic"
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.alarm_key.json
+  tags                = var.tags
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.name}-alarms"
+  target_key_id = aws_kms_key.this.key_id
+}
+
 resource "aws_sns_topic" "this" {
   name              = "${var.name}-alarms"
-  kms_master_key_id = "alias/aws/sns"
+  kms_master_key_id = aws_kms_key.this.arn
   tags              = var.tags
 }
 

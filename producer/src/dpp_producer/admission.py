@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from dpp_producer.auth import Principal
 from dpp_producer.errors import EventRejectedError
+from dpp_producer.event_ids import EventIds, stamp_publisher
 from dpp_shared.codec import KafkaRecord, encode
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.errors import EventValidationError, FieldIssue, UnknownEventTypeError
@@ -42,6 +43,9 @@ class AdmissionContext:
     without one (see `default_event_id`)."""
     default_source: str = "urn:dpp:producer-api"
     registry: EventRegistry = REGISTRY
+    event_ids: EventIds | None = None
+    """Issues the subject-scoped, signed event ids (see `dpp_producer.event_ids`); None keeps
+    ids as sent (tools and tests that build records without an API)."""
 
     def default_event_id(self, index: int | None = None) -> str | None:
         """The id of an event that came without one, when the request has an Idempotency-Key.
@@ -75,7 +79,11 @@ def admit(
     fields = dict(document)
     registry = context.registry
     default_id = context.default_event_id(index)
-    if default_id is not None:
+    if context.event_ids is not None:
+        fields["id"] = context.event_ids.assign(
+            context.principal.subject, fields.get("id"), default_id
+        )
+    elif default_id is not None:
         fields.setdefault("id", default_id)
     # CloudEvents requires a source; name the caller when the event does not.
     fields.setdefault("source", f"{context.default_source}/{context.principal.subject}")
@@ -110,6 +118,5 @@ def admit(
             f"the payload does not match {event_type.name}",
             issues=[FieldIssue(_join(path, issue.path), issue.reason) for issue in error.issues],
         ) from None
-    return AdmittedEvent(
-        envelope, event_type, encode(envelope, payload, event_type, context.namespace)
-    )
+    record = encode(envelope, payload, event_type, context.namespace)
+    return AdmittedEvent(envelope, event_type, stamp_publisher(record, context.principal.subject))

@@ -39,7 +39,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; nothing connects here. With `manage_producer` the lifespan starts the
     Kafka producer at startup and flushes it at shutdown (uvicorn); Lambda passes False and
-    relies on the lazy start plus a flush after each invocation."""
+    relies on the lazy start, each request awaiting its own acknowledgements."""
     runtime = ProducerRuntime.build(
         settings or producer_settings(),
         kafka or kafka_settings(),
@@ -50,7 +50,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if manage_producer:
-            runtime.jwt_secret()  # fail at startup, not on the first request, if it is missing
+            runtime.hs256_secret()  # fail at startup, not on the first request, if it is missing
+            runtime.prepare_security()  # event id key, identity provider's keys
             logger()  # its import would otherwise land on the first request of each worker
             runtime.publisher.start()
         try:

@@ -1,4 +1,5 @@
-"""Bearer-token authentication (HS256 JWT) and per-event-type scopes."""
+"""Bearer-token authentication (HS256 JWT, or an identity provider's RS256/ES256 JWT verified
+against its JWKS: `dpp_producer.jwks`) and per-event-type scopes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import jwt
 
 from dpp_producer.errors import AuthenticationError, ScopeError
+from dpp_producer.jwks import IdentityProvider, scopes_of
 
 ALL_EVENTS_SCOPE = "events:*"
 ALGORITHM = "HS256"
@@ -71,27 +73,41 @@ class VerifiedTokens:
 
 def authenticate(
     authorization: str | None,
-    secret: str,
+    secret: str | None,
     audience: str | None = None,
     verified: VerifiedTokens | None = None,
+    provider: IdentityProvider | None = None,
 ) -> Principal:
     """Verify the `Authorization: Bearer <jwt>` header; `sub`, `scope` and `exp` are required.
     With `verified`, a token already verified with the same secret and audience is not checked
-    again until its `exp`."""
+    again until its `exp`. With `provider`, a token signed with one of its algorithms is checked
+    against its JWKS instead; `secret` None refuses HS256 tokens (identity-provider only)."""
     if not authorization:
         raise AuthenticationError("missing Authorization: Bearer <token> header")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("Authorization header must be 'Bearer <token>'")
     token = token.strip()
+    idp = provider is not None and provider.handles(token)
+    cache_key = provider.cache_key if idp and provider is not None else secret
+    if cache_key is None:
+        raise AuthenticationError("HS256 tokens are not accepted: use the identity provider's")
     if verified is not None:
-        known = verified.get(token, secret, audience)
+        known = verified.get(token, cache_key, audience)
         if known is not None:
             return known
-    principal, exp = _verify(token, secret, audience)
+    if idp and provider is not None:
+        principal, exp = _verify_with_provider(token, provider)
+    else:
+        principal, exp = _verify(token, cache_key, audience)
     if verified is not None:
-        verified.put(token, secret, audience, principal, exp)
+        verified.put(token, cache_key, audience, principal, exp)
     return principal
+
+
+def _verify_with_provider(token: str, provider: IdentityProvider) -> tuple[Principal, float]:
+    subject, claims = provider.verify(token)
+    return Principal(subject=subject, scopes=scopes_of(claims)), float(claims["exp"])
 
 
 def _verify(token: str, secret: str, audience: str | None) -> tuple[Principal, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from dpp_store import IdempotencyStore
 
 MAX_KEY_LENGTH = 255
+# Visible ASCII with inner spaces: HTTP trims a value's outer whitespace and does not carry
+# other characters reliably. docs/openapi.json declares this very pattern for the header.
+KEY_PATTERN = rf"^[!-~](?:[ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
+_KEY = re.compile(KEY_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -35,9 +40,10 @@ def request_fingerprint(route: str, document: Any) -> str:
 
 
 def check_key(key: str) -> str:
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if _KEY.match(key) is None:
         raise MalformedRequestError(
-            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters",
+            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII characters, "
+            "without leading or trailing spaces",
             issues=[],
             header="Idempotency-Key",
         )

@@ -22,8 +22,6 @@ from dpp_producer.log import logger as producer_logger
 
 METRICS_NAMESPACE = "dpp-events"
 CORRELATION_HEADER = "x-correlation-id"
-# Leave the runtime this much of the invocation's time to return the response after flushing.
-_FLUSH_MARGIN_S = 0.5
 # Peek into bodies up to this size for the envelope's correlationid (single events only).
 _PEEK_LIMIT_BYTES = 256 * 1024
 
@@ -133,7 +131,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 def serve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """API Gateway v2 event in, API Gateway v2 response out; the producer is flushed first."""
+    """API Gateway v2 event in, API Gateway v2 response out."""
     current = container()
     correlation = correlation_id(event)
     logger.set_correlation_id(correlation)
@@ -145,13 +143,13 @@ def serve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         }
     # One data point per invocation, so every EMF flush has a metric (and request counts).
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    try:
-        response: dict[str, Any] = current.adapter(event, cast(Any, context))
-    finally:
-        budget = context.get_remaining_time_in_millis() / 1000.0 - _FLUSH_MARGIN_S
-        left = current.runtime.publisher.flush(
-            max(0.0, min(budget, current.runtime.settings.ack_timeout_s))
-        )
-        if left:
-            logger.warning("records still queued after flush", extra={"queued": left})
+    response: dict[str, Any] = current.adapter(event, cast(Any, context))
+    # No flush here. Each request has already awaited its own records (at most the ack timeout)
+    # before answering, so whatever is still queued belongs to a request that answered 503 and
+    # gave it up to at-least-once delivery. Flushing would wait on those records again: the 503
+    # came only after twice the ack timeout, and every later invocation, even a 401, waited on
+    # the same undeliverable record (issue 13, defect 10).
+    left = current.runtime.publisher.queue_depth()
+    if left:
+        logger.warning("earlier requests' records still queued", extra={"queued": left})
     return response

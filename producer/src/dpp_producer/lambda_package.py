@@ -28,7 +28,9 @@ LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 # newest release whose Linux wheel loads on that runtime. It has every producer API we use.
 GLIBC_226_PINS = {"confluent-kafka": "confluent-kafka==2.3.0"}
 _OLD_GLIBC_PLATFORMS = ("manylinux2014", "manylinux_2_17", "manylinux_2_24", "manylinux_2_26")
-_WORKSPACE_MEMBERS = ("shared", "producer")
+# Every workspace member the producer imports at run time (dpp_store: the idempotency and job
+# stores, imported on the first request that needs them, so a missing one passes the init).
+_WORKSPACE_MEMBERS = ("shared", "store", "producer")
 
 
 class PackagingError(DppError):

@@ -189,7 +189,10 @@ def _validated(
             fields["time"] = datetime.fromisoformat(fields["time"])
         envelope = EventEnvelope.model_validate({**fields, "data": data})
         payload = registry.validate_payload(event_type_name, data)
-    except (ValueError, TypeError, ValidationError, EventValidationError) as error:
+    except EventValidationError as error:
+        # Its text already reads "invalid event: ..."; prefixing it again doubled it.
+        raise EventDecodeError(str(error), event_type=event_type_name) from None
+    except (ValueError, TypeError, ValidationError) as error:
         raise EventDecodeError(f"invalid event: {error}", event_type=event_type_name) from None
     return DecodedEvent(
         envelope=envelope, payload=payload, event_type=registry.get(event_type_name)

@@ -15,3 +15,7 @@ ORIGINAL_OFFSET = "dpp-original-offset"
 FAILED_AT = "dpp-failed-at"
 NOT_BEFORE = "dpp-not-before"
 REPLAY_OF = "dpp-replay-of"
+PUBLISHER = "ce_dpppublisher"
+"""CloudEvents extension `dpppublisher` in the Kafka binary binding: the `sub` of the token that
+published the event. The producer API sets it on every record; the worker stores it as the job's
+owner (see docs/contracts.md)."""

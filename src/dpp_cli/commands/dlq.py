@@ -10,11 +10,42 @@ import typer
 from dpp_cli.console import err, fail, out
 
 if TYPE_CHECKING:
-    from dpp_ops.dead_letters import DeadLetterBox
+    from dpp_ops.dead_letters import DeadLetterBox, LetterFilter
 
 app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+TypeOption = Annotated[
+    list[str] | None,
+    typer.Option("--type", help="Event type, fnmatch pattern e.g. 'persona.*' (repeatable)"),
+]
+ErrorOption = Annotated[
+    list[str] | None,
+    typer.Option("--error", help="Error class (dpp-error-type), pattern (repeatable)"),
+]
+SinceOption = Annotated[
+    str | None,
+    typer.Option(help="Dead-lettered at/after: ISO 8601 (UTC if no zone) or an age: 30m, 2h, 7d"),
+]
+UntilOption = Annotated[str | None, typer.Option(help="Dead-lettered before: same forms")]
+
+
+def _filter(
+    types: list[str] | None, errors: list[str] | None, since: str | None, until: str | None
+) -> LetterFilter:
+    from dpp_ops.dead_letters import LetterFilter  # noqa: PLC0415
+    from dpp_ops.dead_letters.selection import parse_time  # noqa: PLC0415
+
+    try:
+        return LetterFilter(
+            event_types=tuple(types or ()),
+            error_types=tuple(errors or ()),
+            since=None if since is None else parse_time(since),
+            until=None if until is None else parse_time(until),
+        )
+    except ValueError as error:
+        fail(f"bad --since/--until: {error}")
+        raise
 
 
 def _box() -> DeadLetterBox:
@@ -34,25 +65,42 @@ def _box() -> DeadLetterBox:
 
 @app.command("list")
 def list_(
+    *,
     limit: Annotated[int, typer.Option(min=1, help="Show at most the newest N")] = 50,
+    event_type: TypeOption = None,
+    error: ErrorOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List dead letters, newest last: id (partition:offset), time, type, job, error."""
+    """List dead letters, newest last: id (partition:offset), time, type, job, error, and
+    whether (as which job) it was replayed."""
     from rich.table import Table  # noqa: PLC0415
 
     box = _box()
-    letters = box.read_all()[-limit:]
+    letters = _filter(event_type, error, since, until).select(box.read_all())[-limit:]
+    marks = box.replayed()
     if as_json:
-        print(json.dumps([letter.summary() for letter in letters], indent=2))
+        views = []
+        for letter in letters:
+            mark = marks.get(letter.id)
+            replayed = (
+                None
+                if mark is None
+                else {"new_job_id": mark.new_job_id, "at": mark.replayed_at, "by": mark.by}
+            )
+            views.append(letter.summary() | {"replayed": replayed})
+        print(json.dumps(views, indent=2))
         return
     if not letters:
-        err.print(f"no dead letters in {box.topic}")
+        err.print(f"no dead letters in {box.topic} match")
         return
     table = Table(title=f"{box.topic}: {len(letters)} dead letters")
-    for column in ("id", "failed at", "event type", "job id", "attempts", "error"):
+    for column in ("id", "failed at", "event type", "job id", "attempts", "error", "replayed as"):
         table.add_column(column, overflow="fold")
     for letter in letters:
         summary = letter.summary()
+        mark = marks.get(letter.id)
         table.add_row(
             letter.id,
             summary["failed_at"] or "",
@@ -60,6 +108,7 @@ def list_(
             summary["job_id"] or "",
             str(summary["attempts"] or ""),
             f"{summary['error_type']}: {(summary['error'] or '')[:120]}",
+            "" if mark is None else mark.new_job_id,
         )
     out.print(table)
 
@@ -82,27 +131,45 @@ def show(
 
 @app.command()
 def replay(
+    *,
     ids: Annotated[
         list[str] | None,
         typer.Option("--id", help="Dead letter to replay (partition:offset or job id; repeatable)"),
     ] = None,
-    replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead letter")] = False,
+    replay_all: Annotated[
+        bool, typer.Option("--all", help="Replay every dead letter the filters select")
+    ] = False,
+    event_type: TypeOption = None,
+    error: ErrorOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be replayed, send nothing")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Send dead letters back to their original topics as new jobs (new event ids)."""
+    """Send dead letters back to their original topics as new jobs (new event ids).
+
+    Each replayed letter is marked on the compacted ledger topic dpp.dead-letter.replayed in
+    the same transaction, so no letter is ever sent twice (by anyone); marked ones are skipped.
+    """
     from dpp_ops.errors import DeadLetterNotFoundError  # noqa: PLC0415
 
     if bool(ids) == replay_all:
         fail("give --id (one or more) or --all")
+    selection = _filter(event_type, error, since, until)
+    if ids and not selection.empty:
+        fail("--type/--error/--since/--until select for --all; --id names letters itself")
     box = _box()
     letters = box.read_all()
     try:
-        chosen = letters if replay_all else [box.find(letters, wanted) for wanted in ids or []]
-    except DeadLetterNotFoundError as error:
-        fail(str(error))
+        chosen = (
+            selection.select(letters)
+            if replay_all
+            else [box.find(letters, wanted) for wanted in ids or []]
+        )
+    except DeadLetterNotFoundError as missing:
+        fail(str(missing))
         return
     plans = box.replay(chosen, dry_run=dry_run)
     if as_json:
@@ -117,5 +184,8 @@ def replay(
                     f"{verb} {plan.dead_letter.id} (job {plan.dead_letter.job_id}) -> "
                     f"{plan.topic} as job {plan.new_job_id}"
                 )
-    if any(plan.skipped for plan in plans):
-        raise typer.Exit(2 if all(plan.skipped for plan in plans) else 0)
+    # Exit 2 when something was asked that cannot be replayed; letters replayed before are
+    # not a failure (running `--all` again is how one makes sure).
+    failed = [plan for plan in plans if plan.skipped and not plan.skipped.startswith("already")]
+    if failed:
+        raise typer.Exit(2 if len(failed) == len(plans) else 0)

@@ -33,12 +33,20 @@ app = typer.Typer(
 
 Groups = Annotated[
     list[str] | None,
-    typer.Option("--group", "-g", help="Consumer group (repeatable) [default: DPP_CONSUMER_GROUP]"),
+    typer.Option(
+        "--group",
+        "-g",
+        help="Consumer group (repeatable) [default: every group on the cluster, the workers' "
+        "DPP_CONSUMER_GROUP first; tools' groups left out, see DPP_LAG_IGNORE_GROUPS]",
+    ),
 ]
 Topics = Annotated[
     list[str] | None,
     typer.Option(
-        "--topic", "-t", help="Physical topic (repeatable) [default: what the workers subscribe to]"
+        "--topic",
+        "-t",
+        help="Physical topic (repeatable) [default: the workers' topics for the workers' group "
+        "and for each --group; what it committed or is assigned for other discovered groups]",
     ),
 ]
 
@@ -47,8 +55,14 @@ def _monitor(
     groups: list[str] | None, topics: list[str] | None, timeout_s: float = 15.0
 ) -> LagMonitor:
     from dpp_ops.exporters import LagMonitor, default_targets  # noqa: PLC0415
+    from dpp_ops.lag.heads import configured_store  # noqa: PLC0415
 
-    return LagMonitor.from_settings(default_targets(groups or (), topics or ()), timeout_s)
+    # Every group unless --group picks; the job store (when there is one) tells a long running
+    # job from a stuck worker.
+    targets = default_targets(groups, topics or ()) if groups else None
+    return LagMonitor.from_settings(
+        targets, timeout_s, topics=topics or (), store=configured_store()
+    )
 
 
 def exit_code(snapshot: LagSnapshot) -> int:
@@ -126,7 +140,7 @@ def show(
     from dpp_ops.exporters.history_file import load_history, save_history  # noqa: PLC0415
 
     monitor = _monitor(group, topic, timeout)
-    groups = [target.group for target in monitor.targets]
+    groups = [target.group for target in monitor.refresh_targets()]
     if history is not None:
         load_history(monitor.history, history, groups)
     try:

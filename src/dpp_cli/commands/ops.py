@@ -56,7 +56,8 @@ def serve(
         fail(f"refusing to serve the ops page on {settings.host} without auth: use --auth jwt")
     mode: Literal["none", "jwt"] = settings.auth
     service = build_service(settings, tuple(group or ()), tuple(topic or ()))
-    targets = ", ".join(t.group for t in service.sampler.monitor.targets)
+    monitor = service.sampler.monitor
+    targets = "every group" if monitor.discover else ", ".join(t.group for t in monitor.targets)
     err.print(
         f"ops page on [bold]http://{settings.host}:{settings.port}/[/] (auth {mode}); "
         f"groups: {targets}"
@@ -91,3 +92,41 @@ def producer_token_verifier() -> TokenVerifier:
         return Caller(principal.subject, frozenset(principal.scopes))
 
     return verify
+
+
+JobType = Annotated[str, typer.Argument(help="Job type, e.g. echo, embedding")]
+
+
+@app.command()
+def pause(job_type: JobType) -> None:
+    """Pause a job type: its workers stop fetching its topics (and retry tiers) until resumed.
+
+    Written to the compacted control topic dpp.control, durable across restarts.
+    """
+    _switch(job_type, paused=True)
+
+
+@app.command()
+def resume(job_type: JobType) -> None:
+    """Resume a paused job type."""
+    _switch(job_type, paused=False)
+
+
+def _switch(job_type: str, *, paused: bool) -> None:
+    import getpass  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+
+    from dpp_cli.console import fail  # noqa: PLC0415
+    from dpp_ops.control import ControlTopic  # noqa: PLC0415
+    from dpp_ops.page.service import worker_job_types  # noqa: PLC0415
+    from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
+    from dpp_shared.settings import aws_settings, kafka_settings, topic_settings  # noqa: PLC0415
+    from dpp_shared.topics import TopicNamespace  # noqa: PLC0415
+
+    namespace = TopicNamespace(topic_settings().topic_prefix)
+    known = worker_job_types(namespace)
+    if job_type not in known:
+        fail(f"no job type {job_type!r}; known: {', '.join(sorted(known))}")
+    control = ControlTopic(admin_config(kafka_settings(), aws_settings()), namespace)
+    state = control.set_paused(job_type, paused, by=f"{getpass.getuser()}@{socket.gethostname()}")
+    err.print(f"{job_type} {'paused' if state.paused else 'resumed'} on {control.topic}")

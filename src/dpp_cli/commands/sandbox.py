@@ -25,15 +25,24 @@ def up(
     ] = False,
     heap: Annotated[str, typer.Option(help="JVM heap size, e.g. 512m.")] = "512m",
 ) -> None:
-    """Start the broker (idempotent) and wait until it answers metadata requests."""
+    """Start the broker (idempotent) and wait until it answers metadata requests.
+
+    Once ready, the broker keeps running after this command (stop it with `dpp sandbox down`);
+    Ctrl-C, SIGTERM or SIGHUP before it is ready stops it again.
+    """
     from dpp_cli.sandbox import KafkaSandbox, SandboxError  # noqa: PLC0415
+    from dpp_cli.stack.stopping import StopRequested, say, stop_signals_raise  # noqa: PLC0415
 
     sandbox = KafkaSandbox(sandbox_home(), port=port, heap=heap, ephemeral=ephemeral)
     try:
-        status = sandbox.up(progress=lambda msg: err.print(f"[dim]… {msg}[/]"))
+        with stop_signals_raise():
+            status = sandbox.up(progress=lambda msg: say(err.print, f"[dim]… {msg}[/]"))
     except SandboxError as error:
         fail(str(error))
         return
+    except StopRequested as stop:
+        say(err.print, f"interrupted ({stop}) before the broker was ready; it was stopped")
+        raise typer.Exit(128 + stop.signum) from None
     out.print(
         f"[green]Kafka sandbox ready[/] at [bold]{status.bootstrap_servers}[/] (pid {status.pid})"
     )

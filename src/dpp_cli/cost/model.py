@@ -118,7 +118,15 @@ MODULE_PHASES = {
     "consumer": 2,
 }
 # Interface endpoints and the part that needs them (the VPC has no NAT gateway).
-ENDPOINT_PHASES = {"secretsmanager": 1, "logs": 2, "ecr.api": 2, "ecr.dkr": 2}
+# lambda: the backend invokes the producer alias; monitoring: the lag-publisher's PutMetricData.
+ENDPOINT_PHASES = {
+    "secretsmanager": 1,
+    "logs": 2,
+    "ecr.api": 2,
+    "ecr.dkr": 2,
+    "lambda": 2,
+    "monitoring": 2,
+}
 PHASE2_MONITORING = ("producer", "consumer", "dead_letters")
 
 Quantity = tuple[str, str, float, float, str]  # item, price key, idle qty, load qty, note
@@ -440,17 +448,27 @@ def _ecs_cluster(i: Instance, c: Context) -> list[Quantity]:
 
 
 def _ecs_service(i: Instance, c: Context) -> list[Quantity]:
+    # The worker service is "this" and runs the "worker" task; others run their namesake task.
+    task_name = "worker" if i.name == "this" else i.name
     task = next(
         (
             t
             for t in c.instances
-            if t.module == i.module and t.rtype == "aws_ecs_task_definition" and t.name == "worker"
+            if t.module == i.module and t.rtype == "aws_ecs_task_definition" and t.name == task_name
         ),
         None,
     )
     cpu = _num(task.attr("cpu") if task else None, 256) / 1024
     memory = _num(task.attr("memory") if task else None, 512) / 1024
     minimum = _num(i.attr("desired_count"), 1)
+    if i.name != "this":
+        # A fixed service (the lag-publisher): the same tasks idle and under load, no scaling.
+        hours = minimum * c.hours
+        note = f"{minimum:g} x {cpu:g} vCPU / {memory:g} GB task, always on; on-demand price"
+        return [
+            (f"{i.name} vCPU", "fargate_vcpu_hour", hours * cpu, hours * cpu, note),
+            (f"{i.name} memory", "fargate_gb_hour", hours * memory, hours * memory, ""),
+        ]
     busy_hours = c.load.ml_jobs_per_month * c.load.ml_job_seconds / 3600
     workers_load = max(minimum, busy_hours * c.load.worker_headroom / c.hours)
     note = f"{cpu:g} vCPU / {memory:g} GB tasks; on-demand price (Fargate Spot is cheaper)"
@@ -470,6 +488,11 @@ def _ecs_service(i: Instance, c: Context) -> list[Quantity]:
             "",
         ),
     ]
+
+
+def _kms_key(i: Instance, c: Context) -> list[Quantity]:
+    # Requests (alarm publishes to the encrypted topic) are few and not priced here.
+    return [("customer managed key", "kms_key_month", 1, 1, "requests not priced: a few per alarm")]
 
 
 RULES: dict[str, Rule] = {
@@ -496,6 +519,7 @@ RULES: dict[str, Rule] = {
     "aws_ecr_repository": _ecr,
     "aws_ecs_cluster": _ecs_cluster,
     "aws_ecs_service": _ecs_service,
+    "aws_kms_key": _kms_key,
 }
 
 

@@ -157,6 +157,8 @@ class _Module:
         self.directory = directory
         self.blocks = blocks
         self.scope = Scope(variables, _locals(blocks))
+        # path.module: file("${path.module}/../../contract/components.json") reads the contract.
+        self.scope.roots["path"] = {"module": str(directory)}
         resource_types = sorted({b.labels[0] for b in blocks if b.kind == "resource"})
         self.scope.roots.update(
             {

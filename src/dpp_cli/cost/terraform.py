@@ -8,6 +8,7 @@ cannot know before apply (resource attributes, data sources, module outputs) is 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -191,6 +192,25 @@ def _fn_merge(*maps: Any) -> Any:
     return merged
 
 
+def _fn_file(path: Any) -> Any:
+    # Only files of the configuration itself (the deployment contract) are read, as plan would.
+    if path is UNKNOWN:
+        return UNKNOWN
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TerraformReadError(f"file({path!r}): {exc}") from exc
+
+
+def _fn_jsondecode(text: Any) -> Any:
+    if text is UNKNOWN:
+        return UNKNOWN
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise TerraformReadError(f"jsondecode: {exc}") from exc
+
+
 def _numbers(fn: Callable[..., Any]) -> Callable[..., Any]:
     return lambda *a: fn(*a) if _known(*a) else UNKNOWN
 
@@ -216,6 +236,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "concat": _fn_concat,
     "merge": _fn_merge,
     "coalesce": _fn_coalesce,
+    "file": _fn_file,
+    "jsondecode": _fn_jsondecode,
     "contains": _numbers(lambda c, v: v in c),
     "try": lambda *a: next((x for x in a if x is not UNKNOWN), UNKNOWN),
     "can": lambda *a: UNKNOWN,
@@ -369,6 +391,13 @@ class Scope:
     def _call(self, kids: list[Node]) -> Any:
         name = _token(kids[0])
         arguments = [self.eval(a) for a in _kids(kids[1])] if len(kids) > 1 else []
+        # f(list...) passes the list's elements as the arguments (merge([...]...)).
+        if len(kids) > 1 and any(
+            _token(c) == "..." for c in kids[1].children if not hasattr(c, "data")
+        ):
+            if not arguments or arguments[-1] is UNKNOWN:
+                return UNKNOWN
+            arguments = [*arguments[:-1], *arguments[-1]]
         function = FUNCTIONS.get(name)
         return UNKNOWN if function is None else function(*arguments)
 

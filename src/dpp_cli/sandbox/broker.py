@@ -20,6 +20,7 @@ from typing import Any
 
 from dpp_cli.sandbox.distribution import KAFKA_VERSION, java_executable, kafka_libs
 from dpp_cli.sandbox.errors import SandboxError
+from dpp_ops.children import die_with_parent, kill_group
 from dpp_ops.ports import free_port
 
 READY_TIMEOUT_S = 90.0
@@ -108,7 +109,13 @@ def broker_reachable(bootstrap_servers: str, timeout_s: float = 2.0) -> bool:
 
 
 class KafkaSandbox:
-    """One broker whose state lives in `home` (a project-local folder such as `.dpp/sandbox`)."""
+    """One broker whose state lives in `home` (a project-local folder such as `.dpp/sandbox`).
+
+    Detached (the default, for `dpp sandbox up`), a broker that became ready outlives the command
+    that started it. Attached (for `dpp up`), it also gets SIGTERM from the kernel when the
+    process that started it exits. Either way, a start that does not complete (Ctrl-C, a stop
+    signal, a timeout) stops the broker before `up` returns or raises.
+    """
 
     def __init__(
         self,
@@ -118,8 +125,10 @@ class KafkaSandbox:
         controller_port: int | None = None,
         heap: str = DEFAULT_HEAP,
         ephemeral: bool = False,
+        attached: bool = False,
     ) -> None:
         self.home = home
+        self.attached = attached
         self.port = port
         self.controller_port = controller_port
         self.heap = heap
@@ -175,11 +184,19 @@ class KafkaSandbox:
             ],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent() if self.attached else None,  # noqa: PLW1509
         )  # fmt: skip
-        log.close()
-        state.pid = process.pid
-        self.state_file.write_text(json.dumps(asdict(state), indent=2))
-        self._wait_ready(state, progress)
+        try:
+            log.close()
+            state.pid = process.pid
+            self.state_file.write_text(json.dumps(asdict(state), indent=2))
+            self._wait_ready(state, progress)
+        except BaseException:
+            # Interrupted or failed before it answered: a broker nobody waits for any more must
+            # not keep running detached (and holding the port) behind the user's back.
+            _stop_child(process)
+            self._forget(state)
+            raise
         return self.status()
 
     def _required_state(self) -> SandboxState:
@@ -243,6 +260,9 @@ class KafkaSandbox:
         state = self.read_state()
         if state is None:
             return False
+        return self._stop(state)
+
+    def _stop(self, state: SandboxState) -> bool:
         stopped = False
         if _pid_alive(state.pid) and _is_our_broker(state.pid, state.data_dir):
             os.killpg(state.pid, signal.SIGTERM)
@@ -254,10 +274,13 @@ class KafkaSandbox:
                 os.killpg(state.pid, signal.SIGKILL)
             _reap(state.pid)
             stopped = True
+        self._forget(state)
+        return stopped
+
+    def _forget(self, state: SandboxState) -> None:
         if state.ephemeral:
             shutil.rmtree(state.data_dir, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
-        return stopped
 
     def log_tail(self, state: SandboxState | None = None, lines: int = 50) -> str:
         state = state or self.read_state()
@@ -267,6 +290,19 @@ class KafkaSandbox:
             return "\n".join(Path(state.log_file).read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def _stop_child(process: subprocess.Popen[bytes]) -> None:
+    """Stop a broker we have just started (its cmdline may not even be Java's yet): SIGTERM to
+    its group, SIGKILL after the stop timeout or at once if this wait is interrupted too."""
+    kill_group(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except BaseException:
+        kill_group(process.pid, signal.SIGKILL)
+        process.wait()
+        return
+    kill_group(process.pid, signal.SIGKILL)
 
 
 def _reap(pid: int) -> None:

@@ -1,8 +1,8 @@
-"""Starts service processes with their logs in files, and stops them gracefully (SIGTERM first)."""
+"""Starts service processes with their logs in files, tied to our life, and stops them gracefully
+(SIGTERM first)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,12 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dpp_ops.children import die_with_parent, kill_group
+
 STOP_TIMEOUT_S = 30.0
 
 
 @dataclass
 class ServiceProcess:
-    """One child service: its command, environment and log file."""
+    """One child service: its command, environment and log file. It leads its own process group
+    (so Ctrl-C at the terminal reaches only us, and we stop children in order) and gets SIGTERM
+    from the kernel if we die without stopping it."""
 
     name: str
     args: list[str]
@@ -33,7 +37,8 @@ class ServiceProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+                start_new_session=True,
+                preexec_fn=die_with_parent(),  # noqa: PLW1509 - only prctl between fork and exec
             )
 
     @property
@@ -41,16 +46,18 @@ class ServiceProcess:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
-        """SIGTERM (workers drain on it), then SIGKILL after `timeout_s`."""
+        """SIGTERM to its group (workers drain on it), SIGKILL after `timeout_s`; then SIGKILL
+        to whatever of its group is left, so no grandchild survives the service."""
         if self.process is None:
             return None
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            kill_group(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                kill_group(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        kill_group(self.process.pid, signal.SIGKILL)
         return self.process.returncode
 
     def log_tail(self, lines: int = 20) -> str:

@@ -8,6 +8,7 @@ from dpp_store.errors import (
 )
 from dpp_store.idempotency import IdempotencyRecord, IdempotencyStore
 from dpp_store.jobs import JobRecord, JobStart, JobStore
+from dpp_store.rate_limits import RateLimitStore
 from dpp_store.schema import TERMINAL_STATUSES, JobStatus
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "JobStart",
     "JobStatus",
     "JobStore",
+    "RateLimitStore",
     "StoreError",
     "StoreMigrationError",
     "StoreUnavailableError",

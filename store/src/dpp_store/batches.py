@@ -56,6 +56,7 @@ def start_jobs(
                 "partitions": [start.partition for start in starts],
                 "offsets": [start.offset for start in starts],
                 "correlation_ids": [start.correlation_id for start in starts],
+                "owners": [start.owner for start in starts],
                 "now": now,
             },
         )
@@ -70,6 +71,7 @@ def start_jobs(
             start.partition,
             start.offset,
             start.correlation_id,
+            start.owner,
         ]
         for start in starts
     ]
@@ -120,6 +122,7 @@ def finish_jobs(
             "partitions": [start.partition for start, _ in rows],
             "offsets": [start.offset for start, _ in rows],
             "correlation_ids": [start.correlation_id for start, _ in rows],
+            "owners": [start.owner for start, _ in rows],
             "results": [json.dumps(result) for _, result in rows],
             "now": now,
         }
@@ -137,6 +140,7 @@ def finish_jobs(
                 start.offset,
                 start.correlation_id,
                 json.dumps(result),
+                start.owner,
             ]
             for start, result in rows
         ]
@@ -168,15 +172,16 @@ def _postgres_start() -> TextualSelect:
     return (
         text(
             "INSERT INTO jobs (id, event_type, job_type, status, attempts, progress, "  # noqa: S608 - constants only
-            "source_topic, source_partition, source_offset, correlation_id, "
+            "source_topic, source_partition, source_offset, correlation_id, owner, "
             "created_at, updated_at, started_at) "
             f"SELECT v.id, v.event_type, v.job_type, '{JobStatus.RUNNING.value}', 1, 0.0, "
-            "v.topic, v.partition, v.source_offset, v.correlation_id, :now, :now, :now "
+            "v.topic, v.partition, v.source_offset, v.correlation_id, v.owner, :now, :now, :now "
             "FROM unnest(CAST(:ids AS text[]), CAST(:event_types AS text[]), "
             "CAST(:job_types AS text[]), CAST(:topics AS text[]), "
             "CAST(:partitions AS integer[]), CAST(:offsets AS bigint[]), "
-            "CAST(:correlation_ids AS text[])) "
-            "AS v(id, event_type, job_type, topic, partition, source_offset, correlation_id) "
+            "CAST(:correlation_ids AS text[]), CAST(:owners AS text[])) "
+            "AS v(id, event_type, job_type, topic, partition, source_offset, correlation_id, "
+            "owner) "
             "ORDER BY v.id"
             f"{_ON_CONFLICT_BUMP}RETURNING {_RETURNING}"
         )
@@ -208,12 +213,13 @@ def _sqlite_start() -> TextualSelect:
     return (
         text(
             "INSERT INTO jobs (id, event_type, job_type, status, attempts, progress, "  # noqa: S608 - constants only
-            "source_topic, source_partition, source_offset, correlation_id, "
+            "source_topic, source_partition, source_offset, correlation_id, owner, "
             "created_at, updated_at, started_at) "
             "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
             f"json_extract(value, '$[2]'), '{JobStatus.RUNNING.value}', 1, 0.0, "
             "json_extract(value, '$[3]'), json_extract(value, '$[4]'), "
-            "json_extract(value, '$[5]'), json_extract(value, '$[6]'), :now, :now, :now "
+            "json_extract(value, '$[5]'), json_extract(value, '$[6]'), "
+            "json_extract(value, '$[7]'), :now, :now, :now "
             f"FROM json_each(:batch) WHERE true{_ON_CONFLICT_BUMP}RETURNING {_RETURNING}"
         )
         .bindparams(bindparam("now", type_=UtcDateTime()))
@@ -254,17 +260,18 @@ WHERE {_UNFINISHED_SQL}
 def _postgres_finish() -> TextClause:
     return text(
         "INSERT INTO jobs (id, event_type, job_type, status, attempts, progress, result, "  # noqa: S608 - constants only
-        "source_topic, source_partition, source_offset, correlation_id, "
+        "source_topic, source_partition, source_offset, correlation_id, owner, "
         "created_at, updated_at, started_at, finished_at) "
         f"SELECT v.id, v.event_type, v.job_type, '{JobStatus.SUCCEEDED.value}', 1, 1.0, "
-        "v.result, v.topic, v.partition, v.source_offset, v.correlation_id, "
+        "v.result, v.topic, v.partition, v.source_offset, v.correlation_id, v.owner, "
         ":now, :now, :now, :now "
         "FROM unnest(CAST(:ids AS text[]), CAST(:event_types AS text[]), "
         "CAST(:job_types AS text[]), CAST(:topics AS text[]), "
         "CAST(:partitions AS integer[]), CAST(:offsets AS bigint[]), "
-        "CAST(:correlation_ids AS text[]), CAST(:results AS json[])) "
+        "CAST(:correlation_ids AS text[]), CAST(:results AS json[]), "
+        "CAST(:owners AS text[])) "
         "AS v(id, event_type, job_type, topic, partition, source_offset, correlation_id, "
-        "result) ORDER BY v.id"
+        "result, owner) ORDER BY v.id"
         f"{_ON_CONFLICT_FINISH}RETURNING jobs.id"
     ).bindparams(bindparam("now", type_=UtcDateTime()))
 
@@ -273,12 +280,12 @@ def _postgres_finish() -> TextClause:
 def _sqlite_finish() -> TextClause:
     return text(
         "INSERT INTO jobs (id, event_type, job_type, status, attempts, progress, result, "  # noqa: S608 - constants only
-        "source_topic, source_partition, source_offset, correlation_id, "
+        "source_topic, source_partition, source_offset, correlation_id, owner, "
         "created_at, updated_at, started_at, finished_at) "
         "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
         f"json_extract(value, '$[2]'), '{JobStatus.SUCCEEDED.value}', 1, 1.0, "
         "json_extract(value, '$[7]'), json_extract(value, '$[3]'), "
         "json_extract(value, '$[4]'), json_extract(value, '$[5]'), "
-        "json_extract(value, '$[6]'), :now, :now, :now, :now "
+        "json_extract(value, '$[6]'), json_extract(value, '$[8]'), :now, :now, :now, :now "
         f"FROM json_each(:batch) WHERE true{_ON_CONFLICT_FINISH}RETURNING jobs.id"
     ).bindparams(bindparam("now", type_=UtcDateTime()))

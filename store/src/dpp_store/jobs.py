@@ -100,11 +100,23 @@ class JobStore(StoreDatabase):
             updated_at=self._now(),
         )
 
-    def save_checkpoint(self, job_id: str, checkpoint: dict[str, Any]) -> None:
-        """Keep a JSON checkpoint of a running job so that its next attempt can resume."""
-        self._update_unfinished(
-            "saving a checkpoint", job_id, checkpoint=checkpoint, updated_at=self._now()
-        )
+    def save_checkpoint(
+        self,
+        job_id: str,
+        checkpoint: dict[str, Any],
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Keep a JSON checkpoint of a running job so that its next attempt can resume. With
+        `progress`, the progress the checkpoint stands for is written in the same statement, so
+        no reader sees a checkpoint ahead of the job's progress."""
+        values: dict[str, Any] = {"checkpoint": checkpoint, "updated_at": self._now()}
+        if progress is not None:
+            if not 0.0 <= progress <= 1.0:
+                raise ValueError(f"progress must be between 0.0 and 1.0, got {progress}")
+            values.update(progress=progress, progress_message=message)
+        self._update_unfinished("saving a checkpoint", job_id, **values)
 
     # -- outcomes ----------------------------------------------------------------------------
 

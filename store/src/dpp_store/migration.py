@@ -19,7 +19,7 @@ VERSION_TABLE = "dpp_store_alembic_version"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest revision in migrations/versions (a test keeps the two in step). Knowing it without
 # loading Alembic keeps the already-migrated case, every start of every Lambda, cheap.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 # Any constant both processes agree on; pg_advisory_xact_lock serialises concurrent upgrades.
 _ADVISORY_LOCK_KEY = 0x6470705F73746F72  # "dpp_stor"
 # Alembic keeps its running context in module globals: one upgrade per process at a time.

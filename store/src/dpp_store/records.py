@@ -22,6 +22,8 @@ class JobStart:
     partition: int
     offset: int
     correlation_id: str | None = None
+    owner: str | None = None
+    """Subject that published the event (its `ce_dpppublisher` header), if known."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class JobRecord:
     source_partition: int | None
     source_offset: int | None
     correlation_id: str | None
+    owner: str | None
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None
@@ -92,6 +95,7 @@ class JobRecord:
             source_partition=values["source_partition"],
             source_offset=values["source_offset"],
             correlation_id=values["correlation_id"],
+            owner=values["owner"],
             created_at=values["created_at"],
             updated_at=values["updated_at"],
             started_at=values["started_at"],

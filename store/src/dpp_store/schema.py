@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -102,6 +103,8 @@ class JobRow(Base):
     source_partition: Mapped[int | None] = mapped_column(Integer)
     source_offset: Mapped[int | None] = mapped_column(BigInteger)
     correlation_id: Mapped[str | None] = mapped_column(String(200))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    """Subject of the token that published the event (`ce_dpppublisher`); None if unknown."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -123,5 +126,19 @@ class IdempotencyRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class RateLimitBucketRow(Base):
+    """One token bucket of the producer's rate limiter, shared by every process (see
+    `dpp_producer.rate_limit`): the tokens left at `refilled_at` (epoch seconds), and whether the
+    last request that touched it was let through."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    bucket: Mapped[str] = mapped_column(String(512), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    refilled_at: Mapped[float] = mapped_column(Float)
+    allowed: Mapped[bool] = mapped_column(Boolean)
+
+
 jobs_table = cast(Table, JobRow.__table__)
+rate_limit_table = cast(Table, RateLimitBucketRow.__table__)
 idempotency_table = cast(Table, IdempotencyRow.__table__)

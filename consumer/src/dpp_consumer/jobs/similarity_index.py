@@ -45,8 +45,14 @@ class JobStoreIndexCheckpoint:
     """`IndexCheckpoint` kept in the job's record, so any worker that picks the job up after a
     crash resumes where the last one stopped."""
 
-    def __init__(self, ctx: JobContext[Any], min_interval_s: float = CHECKPOINT_MIN_INTERVAL_S):
+    def __init__(
+        self,
+        ctx: JobContext[Any],
+        total: int,
+        min_interval_s: float = CHECKPOINT_MIN_INTERVAL_S,
+    ):
         self._ctx = ctx
+        self._total = max(total, 1)
         self._min_interval_s = min_interval_s
         self._last_save = float("-inf")
 
@@ -64,8 +70,12 @@ class JobStoreIndexCheckpoint:
             return
         self._last_save = now
         encoded = base64.b64encode(state.to_bytes()).decode("ascii")
+        # The progress goes in the same write: the throttled progress report after this chunk
+        # may be skipped, and a checkpoint must never be ahead of what the job shows.
         self._ctx.save_checkpoint(
-            {"format": CHECKPOINT_FORMAT, "done": state.done, "state": encoded}
+            {"format": CHECKPOINT_FORMAT, "done": state.done, "state": encoded},
+            progress=state.done / self._total,
+            message=f"{state.done}/{self._total} documents embedded",
         )
 
 
@@ -101,7 +111,7 @@ def rebuild_similarity_index(
     try:
         index = build_similarity_index(
             documents,
-            JobStoreIndexCheckpoint(ctx),
+            JobStoreIndexCheckpoint(ctx, total=len(documents)),
             progress=track,
             should_cancel=lambda: ctx.cancelled or ctx.remaining_s < 0,
             top_k=ctx.payload.top_k,

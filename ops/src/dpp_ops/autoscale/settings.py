@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dpp_ops.autoscale.keda import KedaTarget
@@ -25,6 +27,20 @@ class AutoscaleSettings(BaseSettings, AutoscalePolicy):
     aws_region: str = "eu-west-1"
     aws_role_arn: str | None = None
     msk_iam: bool = True
+    limit_to_partitions_with_lag: bool = True
+    """Here on by default (KEDA's default is off): with 84 partitions, mostly retry tiers at
+    lag 0, capping at all partitions let 3 lagging partitions start 8 workers."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _idle_consumers_turn_the_cap_off(cls, data: Any) -> Any:
+        # Asking for idle consumers without naming the cap means: no cap (the two exclude
+        # each other, and the cap is only on by this class's default).
+        if isinstance(data, dict):
+            idle = str(data.get("allow_idle_consumers", "")).lower() in ("1", "true", "yes", "on")
+            if idle and "limit_to_partitions_with_lag" not in data:
+                data = {**data, "limit_to_partitions_with_lag": False}
+        return data
 
     def policy(self) -> AutoscalePolicy:
         """The pure policy :func:`~dpp_ops.autoscale.policy.decide` takes."""

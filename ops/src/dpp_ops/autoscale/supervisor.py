@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dpp_ops.autoscale.workers import WorkerPool
+from dpp_ops.autoscale.workers import WorkerPool, WorkerProcess
 
 if TYPE_CHECKING:
     from dpp_ops.autoscale.policy import AutoscalePolicy, AutoscaleState, ScaleDecision
@@ -21,6 +21,8 @@ log = logging.getLogger("dpp.autoscale")
 
 RETRY_AFTER_FAILURE_S = 2.0
 """After a failed lag read, look again this soon (or at the interval, if shorter)."""
+WATCH_S = 0.2
+"""Between decisions, look this often for a worker that exited on its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +85,7 @@ class Supervisor:
         """One control step."""
         from dpp_ops.autoscale.policy import decide, loads_of  # noqa: PLC0415
 
-        drained, crashed = self.pool.reap()
-        for worker in drained:
-            log.info("worker %d drained (exit %s)", worker.number, worker.returncode)
-        for worker in crashed:
-            log.warning("worker %d exited on its own (exit %s)", worker.number, worker.returncode)
+        self._reap()
         lag = self.reader.read_group(self.group, self.topics)
         subscribed = set(self.topics)
         mine = [p for p in lag.partitions if p.topic in subscribed]
@@ -116,6 +114,42 @@ class Supervisor:
         self._publish(decision, lag.observed_at)
         return decision
 
+    def replace_crashed(self) -> int:
+        """Start a new worker for every active one that exited on its own, at once (not at the
+        next decision: until then its partitions would have no consumer). Returns how many."""
+        size = self.pool.size
+        crashed = self._reap()
+        if not crashed:
+            return 0
+        started, _ = self.pool.scale_to(size)
+        for old, new in zip(crashed, started, strict=False):
+            log.warning(
+                "worker %d exited on its own (exit %s); replaced by worker %d (pid %s)",
+                old.number, old.returncode, new.number, new.pid,
+            )  # fmt: skip
+        why = f"replaced {len(started)} crashed worker(s)"
+        self._publish(self.last, time.time(), reason=why, desired=size)
+        return len(started)
+
+    def _reap(self) -> list[WorkerProcess]:
+        drained, crashed = self.pool.reap()
+        for worker in drained:
+            log.info("worker %d drained (exit %s)", worker.number, worker.returncode)
+        for worker in crashed:
+            log.warning("worker %d exited on its own (exit %s)", worker.number, worker.returncode)
+        return crashed
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep until the next decision, replacing crashed workers meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if any(not worker.running for worker in self.pool.active):
+                self.replace_crashed()
+            self._stop.wait(min(WATCH_S, remaining))
+
     def run(self) -> None:
         """Start the floor of workers, then decide every ``interval_s`` until :meth:`stop`;
         finally SIGTERM every worker and wait for them to drain."""
@@ -136,7 +170,7 @@ class Supervisor:
                         "autoscale step failed, keeping %d workers: %s", self.pool.size, error
                     )
                     wait_s = min(self.interval_s, RETRY_AFTER_FAILURE_S)
-                self._stop.wait(wait_s)
+                self._wait(wait_s)
         finally:
             log.info("stopping %d worker(s), draining", self.pool.size)
             self.pool.stop_all()
@@ -154,7 +188,7 @@ class Supervisor:
             desired=decision.desired_workers if decision else desired,
             total_lag=decision.total_lag if decision else 0,
             partition_count=decision.partition_count if decision else 0,
-            reason=decision.reason if decision else reason,
+            reason=reason or (decision.reason if decision else ""),
             at=at,
             pids=tuple(w.pid for w in self.pool.active if w.pid is not None),
             metrics_ports=tuple(w.metrics_port for w in self.pool.active),

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dpp_ops.children import die_with_parent
 from dpp_ops.ports import free_port
 
 WorkerCommand = Callable[[int], list[str]]
@@ -18,7 +19,8 @@ WorkerCommand = Callable[[int], list[str]]
 
 @dataclass
 class WorkerProcess:
-    """One worker: a child process in its own session so only the supervisor signals it."""
+    """One worker: a child process in its own session so only the supervisor signals it; it gets
+    SIGTERM (and drains) if the supervisor dies without stopping it."""
 
     number: int
     args: list[str]
@@ -38,6 +40,7 @@ class WorkerProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),  # noqa: PLW1509 - only prctl between fork and exec
             )
 
     @property

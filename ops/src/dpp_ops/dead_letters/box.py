@@ -4,14 +4,23 @@ chosen ones as new jobs on their original topics."""
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
+from dpp_ops.dead_letters.ledger import (
+    REPLAYED_TOPIC,
+    ReplayMark,
+    ensure_ledger,
+    read_marks,
+    transactional_producer,
+)
 from dpp_ops.dead_letters.letter import DeadLetter
 from dpp_ops.errors import DeadLetterNotFoundError
 from dpp_shared import headers as hdr
@@ -36,6 +45,10 @@ class Replay:
     new_job_id: str | None
     skipped: str | None = None
 
+    @property
+    def sendable(self) -> bool:
+        return self.skipped is None and self.topic is not None and self.new_job_id is not None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.dead_letter.id,
@@ -47,7 +60,12 @@ class Replay:
 
 
 class DeadLetterBox:
-    """Reads and replays the dead-letter topic of one namespace."""
+    """Reads and replays the dead-letter topic of one namespace.
+
+    Every replay is recorded on the ledger topic (:mod:`dpp_ops.dead_letters.ledger`) in the
+    same Kafka transaction as the replayed records, through one transactional id shared by
+    every operator: a letter is replayed at most once, whoever asks and however often.
+    """
 
     def __init__(
         self,
@@ -58,8 +76,14 @@ class DeadLetterBox:
     ) -> None:
         self._consumer_config = consumer_config
         self._producer_config = producer_config
-        self.topic = (namespace or TopicNamespace()).physical(DEAD_LETTER_TOPIC)
+        self._namespace = namespace or TopicNamespace()
+        self.topic = self._namespace.physical(DEAD_LETTER_TOPIC)
+        self.ledger_topic = self._namespace.physical(REPLAYED_TOPIC)
         self._events = events
+
+    def replayed(self) -> dict[str, ReplayMark]:
+        """The ledger: dead letter id -> how it was replayed (empty before the first replay)."""
+        return read_marks(self._consumer_config, self.ledger_topic)
 
     def read_all(self) -> list[DeadLetter]:
         """Every dead letter still retained, oldest first (read without a consumer group
@@ -102,27 +126,53 @@ class DeadLetterBox:
                 return letter
         raise DeadLetterNotFoundError(wanted)
 
-    def replay(self, letters: Iterable[DeadLetter], *, dry_run: bool) -> list[Replay]:
+    def replay(
+        self, letters: Iterable[DeadLetter], *, dry_run: bool, by: str | None = None
+    ) -> list[Replay]:
         """Send each dead letter back to its original topic as a new job (a new event id; the
-        dead job stays in the job store, named by the `dpp-replay-of` header). Letters that
-        would only be dead-lettered again (not an event, unknown type, invalid) are skipped."""
+        dead job stays in the job store, named by the `dpp-replay-of` header) and mark it on
+        the ledger in the same transaction. Skipped: letters already on the ledger, and letters
+        that would only be dead-lettered again (not an event, unknown type, invalid)."""
         plans = [self._plan(letter) for letter in letters]
-        if dry_run or not any(plan.skipped is None for plan in plans):
+        if dry_run:
+            return _skip_marked(plans, self.replayed())
+        if not any(plan.sendable for plan in plans):
             return plans
-        producer = Producer(self._producer_config)
-        for plan in plans:
-            if plan.skipped is None and plan.topic is not None and plan.new_job_id is not None:
+        ensure_ledger(AdminClient(self._producer_config), self._namespace)
+        # Fence first, then read: a replay still in flight elsewhere is committed or aborted
+        # by now, so the ledger read below is the truth.
+        producer = transactional_producer(self._producer_config, self.topic)
+        try:
+            plans = _skip_marked(plans, self.replayed())
+            if any(plan.sendable for plan in plans):
+                self._send(producer, plans, by or f"{socket.gethostname()}")
+        finally:
+            producer.flush(READ_TIMEOUT_S)
+        return plans
+
+    def _send(self, producer: Producer, plans: list[Replay], by: str) -> None:
+        producer.begin_transaction()
+        try:
+            for plan in plans:
+                if not plan.sendable:
+                    continue
+                assert plan.topic is not None and plan.new_job_id is not None
                 letter = plan.dead_letter
                 producer.produce(
                     plan.topic,
                     value=letter.value,
                     key=letter.key,
-                    headers=_replay_headers(plan.dead_letter, plan.new_job_id),
+                    headers=_replay_headers(letter, plan.new_job_id),
                 )
-        remaining = producer.flush(READ_TIMEOUT_S)
-        if remaining:
-            raise TimeoutError(f"{remaining} replayed records not acknowledged by the broker")
-        return plans
+                mark = ReplayMark(
+                    letter.id, letter.job_id, plan.new_job_id, plan.topic, time.time(), by
+                )
+                producer.produce(self.ledger_topic, value=mark.encode(), key=letter.id.encode())
+                producer.poll(0)
+            producer.commit_transaction(READ_TIMEOUT_S)
+        except KafkaException:
+            producer.abort_transaction(READ_TIMEOUT_S)
+            raise
 
     def _plan(self, letter: DeadLetter) -> Replay:
         topic = letter.header(hdr.ORIGINAL_TOPIC)
@@ -133,6 +183,20 @@ class DeadLetterBox:
         except EventDecodeError as error:
             return Replay(letter, topic, None, f"would fail again: {error.reason}")
         return Replay(letter, topic, new_id())
+
+
+def _skip_marked(plans: list[Replay], marks: dict[str, ReplayMark]) -> list[Replay]:
+    """Plans with the letters already on the ledger skipped, saying when and as which job."""
+    result = []
+    for plan in plans:
+        mark = marks.get(plan.dead_letter.id)
+        if mark is not None and plan.skipped is None:
+            when = datetime.fromtimestamp(mark.replayed_at, UTC).isoformat(timespec="seconds")
+            skipped = f"already replayed {when} as job {mark.new_job_id} by {mark.by}"
+            result.append(replace(plan, new_job_id=mark.new_job_id, skipped=skipped))
+        else:
+            result.append(plan)
+    return result
 
 
 def _replay_headers(letter: DeadLetter, new_job_id: str) -> list[tuple[str, str | bytes | None]]:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dpp_ops.exporters.targets import WatchTarget
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from dpp_ops.lag import GroupLag, GroupStatus, LagHistory, LagReader, Observation
+    from dpp_ops.lag.heads import HeadJob, HeadJobReader
+
+log = logging.getLogger("dpp.lag")
 
 # Statuses a check (cron, CI, the exit code of `dpp lag`) treats as unhealthy. Group status
 # is capped at ERR; partition STOP/STALL/REWIND show up at group level as ERR.
@@ -98,23 +104,46 @@ class LagSnapshot:
 class LagMonitor:
     """Reads every target through one :class:`LagReader` and feeds one :class:`LagHistory`.
 
-    Not thread-safe: one sampler thread owns it.
+    With ``discover`` the targets are asked anew before every sample (every consumer group of
+    the cluster); with ``heads`` a partition whose head job is running and heartbeating in the
+    job store is reported busy instead of stalled. Not thread-safe: one sampler thread owns it.
     """
 
     def __init__(
-        self, reader: LagReader, targets: Sequence[WatchTarget], history: LagHistory
+        self,
+        reader: LagReader,
+        targets: Sequence[WatchTarget],
+        history: LagHistory,
+        *,
+        discover: Callable[[], Sequence[WatchTarget]] | None = None,
+        heads: HeadJobReader | None = None,
     ) -> None:
         self.reader = reader
         self.targets = tuple(targets)
         self.history = history
+        self.discover = discover
+        self.heads = heads
+        self.held: Callable[[], dict[str, str]] | None = None
+        """Topics paused on purpose (job types an operator paused) -> why; never STALL."""
         self._seq = itertools.count(1)
 
     @classmethod
     def from_settings(
-        cls, targets: Sequence[WatchTarget], request_timeout_s: float = 15.0
+        cls,
+        targets: Sequence[WatchTarget] | None,
+        request_timeout_s: float = 15.0,
+        *,
+        topics: Sequence[str] = (),
+        store: Engine | None = None,
     ) -> LagMonitor:
-        """A monitor wired from `KAFKA_*`, `AWS_*` and `DPP_LAG_*`; connects lazily."""
+        """A monitor wired from `KAFKA_*`, `AWS_*` and `DPP_LAG_*`; connects lazily.
+
+        ``targets`` None: every consumer group of the cluster (on ``topics`` when given).
+        ``store``: the job store, read for heartbeating head jobs.
+        """
+        from dpp_ops.exporters.targets import all_groups_discovery  # noqa: PLC0415
         from dpp_ops.lag import LagHistory, LagReader, get_lag_settings  # noqa: PLC0415
+        from dpp_ops.lag.heads import HeadJobReader  # noqa: PLC0415
         from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
         from dpp_shared.settings import aws_settings, kafka_settings  # noqa: PLC0415
 
@@ -128,7 +157,27 @@ class LagMonitor:
             probe_timeout_s=lag.probe_timeout_s,
             request_timeout_s=request_timeout_s,
         )
-        return cls(reader, targets, LagHistory(lag.rules()))
+        discover = None if targets is not None else all_groups_discovery(reader.list_groups, topics)
+        return cls(
+            reader,
+            targets or (),
+            LagHistory(lag.rules()),
+            discover=discover,
+            heads=None if store is None else HeadJobReader(store),
+        )
+
+    def refresh_targets(self) -> tuple[WatchTarget, ...]:
+        """Ask ``discover`` for the groups now (kept as they were if the broker does not
+        answer: one failed listing must not empty the page)."""
+        from dpp_ops.lag import LagError  # noqa: PLC0415
+
+        if self.discover is not None:
+            try:
+                self.targets = tuple(self.discover())
+            except LagError as error:
+                kept = len(self.targets)
+                log.warning("listing consumer groups failed, keeping %d: %s", kept, error)
+        return self.targets
 
     def sample(self) -> LagSnapshot:
         """Read every group once, record it and evaluate its status."""
@@ -137,13 +186,13 @@ class LagMonitor:
         from dpp_ops.lag import LagError  # noqa: PLC0415
 
         reports = []
-        for target in self.targets:
+        for target in self.refresh_targets():
             try:
                 lag = self.reader.read_group(target.group, target.topics)
             except LagError as error:
                 reports.append(GroupReport(target, None, None, {}, str(error)))
                 continue
-            self.history.record(lag)
+            self.history.record(lag, self._heads(lag), self.held() if self.held else None)
             status = self.history.status(target.group, now=lag.observed_at)
             rates = {
                 key: _rate(window) for key, window in self.history.windows(target.group).items()
@@ -154,6 +203,24 @@ class LagMonitor:
 
     def close(self) -> None:
         self.reader.close()
+        if self.heads is not None:
+            self.heads.engine.dispose()
+
+    def _heads(self, lag: GroupLag) -> dict[tuple[str, int], HeadJob]:
+        """Running head jobs of the lagging partitions; none when the store cannot answer
+        (the status then falls back to offsets alone)."""
+        if self.heads is None:
+            return {}
+        committed = [
+            (p.topic, p.partition, p.committed_offset)
+            for p in lag.partitions
+            if p.lag_messages > 0 and p.committed_offset is not None
+        ]
+        try:
+            return dict(self.heads.heads(committed))
+        except Exception as error:  # SQLAlchemyError, or a store not migrated yet
+            log.warning("reading head jobs from the job store failed: %s", error)
+            return {}
 
 
 def _rate(window: Sequence[Observation]) -> float:

@@ -24,6 +24,18 @@ class LagSettings(BaseSettings):
     min_observations: int = Field(default=3, ge=2)
     stop_after_s: float = Field(default=300.0, gt=0)
     stall_after_s: float = Field(default=300.0, gt=0)
+    heartbeat_timeout_s: float = Field(default=120.0, gt=0)
+    ignore_groups: str | None = None
+    """Comma-separated fnmatch patterns of groups `dpp lag` leaves out when it lists every
+    group; unset: the tools' own (``dpp_ops.exporters.targets.IGNORED_GROUPS``)."""
+
+    def ignored_groups(self) -> tuple[str, ...]:
+        """The patterns of groups left out of the all-groups view."""
+        from dpp_ops.exporters.targets import IGNORED_GROUPS  # noqa: PLC0415
+
+        if self.ignore_groups is None:
+            return IGNORED_GROUPS
+        return tuple(p.strip() for p in self.ignore_groups.split(",") if p.strip())
 
     def rules(self) -> StatusRules:
         """The status rules these settings describe."""
@@ -33,6 +45,7 @@ class LagSettings(BaseSettings):
             min_observations=self.min_observations,
             stop_after_s=self.stop_after_s,
             stall_after_s=self.stall_after_s,
+            heartbeat_timeout_s=self.heartbeat_timeout_s,
         )
 
 

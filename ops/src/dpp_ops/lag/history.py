@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import replace
 
+from dpp_ops.lag.heads import HeadJob
 from dpp_ops.lag.model import GroupLag
 from dpp_ops.lag.status import GroupStatus, Observation, StatusRules, evaluate_group
 
@@ -25,16 +26,32 @@ class LagHistory:
         # (committed offset, first time seen at that value): survives the bounded window.
         self._since: dict[_Key, tuple[int | None, float]] = {}
 
-    def record(self, lag: GroupLag) -> None:
-        """Append one observation per partition of ``lag`` and drop what left the window."""
+    def record(
+        self,
+        lag: GroupLag,
+        heads: Mapping[tuple[str, int], HeadJob] | None = None,
+        held: Mapping[str, str] | None = None,
+    ) -> None:
+        """Append one observation per partition of ``lag`` and drop what left the window.
+
+        ``heads`` are the running jobs at the committed offsets (from the job store): a head job
+        that heartbeat within ``heartbeat_timeout_s`` marks its partition busy, not stuck.
+        ``held`` maps topics an operator paused on purpose to why: busy too.
+        """
         for entry in lag.partitions:
             owned = None if lag.rebalancing else entry.owner is not None
+            head = (heads or {}).get((entry.topic, entry.partition))
+            fresh = head is not None and (
+                entry.observed_at - head.heartbeat_at <= self.rules.heartbeat_timeout_s
+            )
             observation = Observation(
                 at=entry.observed_at,
                 committed=entry.committed_offset,
                 end=entry.end_offset,
                 lag=entry.lag_messages,
                 owned=owned,
+                busy=(held or {}).get(entry.topic)
+                or (head.reason(entry.observed_at) if head is not None and fresh else None),
             )
             self.add(lag.group, entry.topic, entry.partition, observation)
         self._prune(lag.observed_at)

@@ -28,6 +28,14 @@ OffsetReset = Literal["earliest", "latest"]
 Isolation = Literal["read_committed", "read_uncommitted"]
 _Key = tuple[str, int]
 _GONE = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._NOENT})
+READ_ATTEMPTS = 3
+# Answers that go away once librdkafka has fresh metadata or the coordinator has loaded.
+_TRANSIENT = frozenset({
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+})  # fmt: skip
+RETRY_BACKOFF_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +113,24 @@ class LagReader:
         Pass ``topics`` to see partitions the group has never committed (a new group, or a
         partition added later); without it only committed or assigned partitions appear.
         """
-        try:
-            state, members, owners = self._describe(group)
-            committed = self._committed(group)
-            offsets = self._offsets(set(committed) | set(owners) | self._partitions_of(topics))
-            keys = set(offsets)
-        except KafkaException as exc:
-            raise LagReadError(group, str(exc.args[0] if exc.args else exc)) from exc
+        wanted = list(topics)
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                state, members, owners = self._describe(group)
+                committed = self._committed(group)
+                offsets = self._offsets(set(committed) | set(owners) | self._partitions_of(wanted))
+                break
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else exc
+                # Leadership moves and fresh topics answer NOT_LEADER/LEADER_NOT_AVAILABLE
+                # for a moment: librdkafka refreshes its metadata, so asking again succeeds.
+                retriable = isinstance(error, KafkaError) and (
+                    error.retriable() or error.code() in _TRANSIENT
+                )
+                if not retriable or attempt == READ_ATTEMPTS - 1:
+                    raise LagReadError(group, str(error)) from exc
+                time.sleep(RETRY_BACKOFF_S * (attempt + 1))
+        keys = set(offsets)
         observed_at = self._clock()
 
         positions: dict[_Key, tuple[int, LagSource]] = {}
@@ -148,6 +167,14 @@ class LagReader:
             partitions=tuple(entries),
             observed_at=observed_at,
         )
+
+    def list_groups(self) -> list[str]:
+        """Every consumer group the cluster knows (any state, simple groups included), sorted."""
+        try:
+            listed = self._admin.list_consumer_groups(request_timeout=self._timeout_s).result()
+        except KafkaException as exc:
+            raise LagReadError("*", str(exc.args[0] if exc.args else exc)) from exc
+        return sorted({listing.group_id for listing in listed.valid})
 
     # -- broker reads -----------------------------------------------------------------
 

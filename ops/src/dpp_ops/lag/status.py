@@ -37,6 +37,9 @@ class Observation:
 
     Lets a bounded window still tell how long an offset has been frozen.
     """
+    busy: str | None = None
+    """Set when the job at the committed offset is RUNNING with a fresh heartbeat (see
+    :mod:`dpp_ops.lag.heads`): why the offset may stand still without being stuck."""
 
 
 class StatusRules(BaseModel):
@@ -55,6 +58,9 @@ class StatusRules(BaseModel):
     """Offset frozen this long, lag > 0 and no member owns the partition: STOP."""
     stall_after_s: float = Field(default=300.0, gt=0)
     """Offset frozen this long, lag > 0 while a member owns the partition: STALL."""
+    heartbeat_timeout_s: float = Field(default=120.0, gt=0)
+    """A running head job whose record was updated (started, progress, checkpoint) this
+    recently is heartbeating: its frozen offset is work in progress, never STALL or STOP."""
 
     @model_validator(mode="after")
     def _coherent(self) -> StatusRules:
@@ -111,11 +117,13 @@ def evaluate_partition(
     1. No lag now, or lag 0 at any point of the window: OK (an idle partition is healthy).
     2. Fewer than ``min_observations`` in the window: OK, incomplete.
     3. Committed offset went backwards between two observations: REWIND.
-    4. Committed offset unchanged over the whole window and frozen for ``stop_after_s`` with
+    4. Committed offset unchanged over the whole window while the job at that offset is running
+       and heartbeating (``busy``): OK, or WARN if the lag behind it grew over the window.
+    5. Committed offset unchanged over the whole window and frozen for ``stop_after_s`` with
        no member owning the partition: STOP.
-    5. Same, frozen for ``stall_after_s`` while a member owns it (or ownership unknown): STALL.
-    6. Lag never decreased from one observation to the next: WARN (consumer falling behind).
-    7. Otherwise OK (lag is going down somewhere in the window).
+    6. Same, frozen for ``stall_after_s`` while a member owns it (or ownership unknown): STALL.
+    7. Lag never decreased from one observation to the next: WARN (consumer falling behind).
+    8. Otherwise OK (lag is going down somewhere in the window).
     """
     ordered = sorted(observations, key=lambda o: o.at)
     if not ordered:
@@ -138,6 +146,11 @@ def evaluate_partition(
         return Verdict(LagStatus.REWIND, "committed offset moved backwards", True, latest.lag)
 
     if all(o.committed == latest.committed for o in window):
+        if latest.busy is not None:
+            if latest.lag > window[0].lag:
+                reason = f"{latest.busy}; lag behind it grew {window[0].lag} -> {latest.lag}"
+                return Verdict(LagStatus.WARN, reason, True, latest.lag)
+            return Verdict(LagStatus.OK, latest.busy, True, latest.lag)
         frozen_for = at - _frozen_since(ordered)
         owned = next((o.owned for o in reversed(window) if o.owned is not None), None)
         if owned is False and frozen_for >= rules.stop_after_s:

@@ -1,4 +1,5 @@
-"""Who may read the ops API: anyone on loopback (auth none), or a bearer token with ops:read.
+"""Who may use the ops API: anyone on loopback (auth none), or a bearer token with ops:read to
+read and ops:write to act (replay a dead letter, pause or resume a job type).
 
 The token itself is verified by a :data:`TokenVerifier` the composition root passes in (the `dpp`
 CLI hands over the producer's JWT verification), so the page never imports the producer.
@@ -10,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dpp_ops.errors import AccessDeniedError
-from dpp_ops.page.settings import OPS_SCOPE, OpsSettings
+from dpp_ops.page.settings import OPS_SCOPE, OPS_WRITE_SCOPE, OpsSettings
+
+LOCAL_CALLER_SUBJECT = "local"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,14 +28,30 @@ class Caller:
 TokenVerifier = Callable[[str | None], Caller]
 
 
-def check_access(
+def identify(
     settings: OpsSettings, authorization: str | None, verify: TokenVerifier | None
-) -> None:
-    """Raise :class:`AccessDeniedError` unless the request may read."""
+) -> Caller:
+    """Who calls. Without auth the service listens on loopback only, so the caller is whoever
+    may run `dpp dlq replay` on this machine anyway: both scopes."""
     if settings.auth == "none":
-        return
+        return Caller(LOCAL_CALLER_SUBJECT, frozenset({OPS_SCOPE, OPS_WRITE_SCOPE}))
     if verify is None:
         raise AccessDeniedError(401, "the ops service has no token verifier configured")
-    caller = verify(authorization)
-    if OPS_SCOPE not in caller.scopes:
-        raise AccessDeniedError(403, f"token for {caller.subject!r} lacks scope {OPS_SCOPE!r}")
+    return verify(authorization)
+
+
+def check_access(
+    settings: OpsSettings,
+    authorization: str | None,
+    verify: TokenVerifier | None,
+    *,
+    write: bool = False,
+) -> Caller:
+    """The caller, or :class:`AccessDeniedError` unless it may read (``write``: may act).
+    ops:write includes reading."""
+    caller = identify(settings, authorization, verify)
+    wanted = {OPS_WRITE_SCOPE} if write else {OPS_SCOPE, OPS_WRITE_SCOPE}
+    if not wanted & caller.scopes:
+        scope = OPS_WRITE_SCOPE if write else OPS_SCOPE
+        raise AccessDeniedError(403, f"token for {caller.subject!r} lacks scope {scope!r}")
+    return caller

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,14 +34,16 @@ class ThroughputBucket:
 def job_throughput(
     engine: Engine, *, now: datetime, buckets: int, width_s: float
 ) -> list[ThroughputBucket]:
-    """Counts of jobs that finished (succeeded or dead) per bucket over the last
-    ``buckets * width_s`` seconds, oldest first. One query; buckets are filled in Python so the
-    query is the same on SQLite and PostgreSQL."""
-    since = now - timedelta(seconds=buckets * width_s)
+    """Counts of jobs that finished (succeeded or dead) per bucket, oldest first. Buckets sit
+    on multiples of ``width_s`` since the epoch, so they stay put from one read to the next,
+    and the last one is the bucket ``now`` is in (still filling). One query; buckets are filled
+    in Python so the query is the same on SQLite and PostgreSQL."""
+    end = datetime.fromtimestamp(math.floor(now.timestamp() / width_s + 1) * width_s, UTC)
+    since = end - timedelta(seconds=buckets * width_s)
     query = (
         select(jobs_table.c.status, jobs_table.c.finished_at)
         .where(jobs_table.c.finished_at >= since)
-        .where(jobs_table.c.finished_at < now)
+        .where(jobs_table.c.finished_at < end)
         .where(jobs_table.c.status.in_([JobStatus.SUCCEEDED.value, JobStatus.DEAD.value]))
     )
     succeeded = [0] * buckets

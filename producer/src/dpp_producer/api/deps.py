@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 
 from dpp_producer.auth import Principal, authenticate
 from dpp_producer.idempotency import check_key
+from dpp_producer.rate_limit import check_rate_limit
 from dpp_producer.runtime import ProducerRuntime
 
 # Every dependency is `async def`: none does I/O (the JWT secret is fetched once, at startup on
@@ -23,12 +24,19 @@ Runtime = Annotated[ProducerRuntime, Depends(get_runtime)]
 
 
 async def get_principal(
+    request: Request,
     runtime: Runtime,
     authorization: Annotated[str | None, Header(description="Bearer <JWT>")] = None,
 ) -> Principal:
-    return authenticate(
-        authorization, runtime.jwt_secret(), runtime.settings.jwt_audience, runtime.verified_tokens
+    principal = authenticate(
+        authorization,
+        runtime.hs256_secret(),
+        runtime.settings.jwt_audience,
+        runtime.verified_tokens,
+        runtime.identity_provider,
     )
+    await check_rate_limit(request, runtime.rate_limiter, principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

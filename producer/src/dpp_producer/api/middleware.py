@@ -8,6 +8,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dpp_producer.metrics import ProducerMetrics
+from dpp_producer.rate_limit import RATE_LIMIT_STATE
 from dpp_shared.ids import new_id
 
 CORRELATION_HEADER = "x-correlation-id"
@@ -52,6 +53,9 @@ class RequestTelemetry:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((CORRELATION_HEADER.encode(), correlation_id.encode("latin-1")))
+                # RateLimit fields of an allowed request (dpp_producer.rate_limit).
+                for name, value in scope["state"].get(RATE_LIMIT_STATE, {}).items():
+                    headers.append((name.lower().encode(), value.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
 

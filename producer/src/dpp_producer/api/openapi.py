@@ -8,10 +8,20 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from dpp_producer.api.event_schemas import event_components
 from dpp_producer.api.models import Problem
+from dpp_producer.api.problems import problem_content
+from dpp_producer.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 
 BEARER_SCHEME = "bearerAuth"
 _PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Exactly what `idempotency.check_key` enforces (400 otherwise).
+IDEMPOTENCY_KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_KEY_LENGTH,
+    "pattern": KEY_PATTERN,
+}
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -45,13 +55,17 @@ def build_document(app: FastAPI) -> dict[str, Any]:
     ):
         schemas.setdefault(name, schema)
     schemas["Problem"].pop("$defs", None)
+    for name, schema in event_components().items():
+        schemas.setdefault(name, schema)
     components["securitySchemes"] = {
         BEARER_SCHEME: {
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "JWT",
-            "description": "HS256 JWT with `sub`, `exp` and `scope` (space-separated, e.g. "
-            "`events:demo events:persona.embedding`; `events:*` allows every event type)",
+            "description": "JWT with `sub`, `exp` and `scope` (space-separated, e.g. "
+            "`events:demo events:persona.embedding`; `events:*` allows every event type; "
+            "`jobs:read` reads every job): HS256 with the API's secret, or RS256/ES256 from the "
+            "identity provider of JWT_JWKS_URL (checked for JWT_ISSUER and JWT_AUDIENCE)",
         }
     }
     for path, operations in document.get("paths", {}).items():
@@ -65,8 +79,15 @@ def build_document(app: FastAPI) -> dict[str, Any]:
                 for parameter in operation.get("parameters", [])
                 if parameter.get("name", "").lower() != "authorization"
             ]
+            for parameter in operation["parameters"]:
+                if parameter.get("name") == "Idempotency-Key":
+                    parameter["schema"] = IDEMPOTENCY_KEY_SCHEMA
             if not operation["parameters"]:
                 del operation["parameters"]
+            # Any authenticated request may meet its client's rate limit (dpp_producer.rate_limit).
+            operation.setdefault("responses", {}).setdefault(
+                "429", problem_content("Too many requests; retry after Retry-After")
+            )
     return document
 
 

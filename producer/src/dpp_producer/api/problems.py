@@ -57,8 +57,20 @@ def as_producer_error(error: Exception) -> ProducerError:
 async def handle_error(request: Request, error: Exception) -> Response:
     mapped = as_producer_error(error)
     if mapped.status >= 500:
-        logger().exception("request failed", extra={"path": request.url.path})
+        _log_failure(request, error, mapped)
     return problem_response(mapped, instance=request.url.path)
+
+
+def _log_failure(request: Request, error: Exception, mapped: ProducerError) -> None:
+    """A traceback only for the unexpected. An outage the API answers as designed (503 while
+    the broker is paused or the store is down, 502 when the broker refuses) logs one line per
+    request with its reason: a traceback per request would flood the log during an outage."""
+    extra = {"path": request.url.path, "status": mapped.status}
+    if mapped.status == 500 and not isinstance(error, ProducerError):
+        logger().exception("request failed", extra=extra)
+        return
+    reason = mapped.detail if error is mapped else f"{mapped.detail} ({error})"
+    logger().warning("request answered %d: %s", mapped.status, reason, extra=extra)
 
 
 def install_problem_handler(app: FastAPI) -> None:

@@ -47,22 +47,63 @@ function renderGroups(groups) {
       .title = scaler ? scaler.reason : "no local autoscaler publishes for this group";
     if (g.error) row.title = g.error;
   }
-  const parts = document.querySelector("#partitions tbody");
-  parts.replaceChildren();
+  renderTopics(groups);
+}
+
+// Topics of every group, retry tiers folded under their job topic, worst first then by lag
+// (the service sorts). A topic's partitions open on click; topics not OK open by themselves.
+const expanded = new Set();
+function renderTopics(groups) {
+  const body = document.querySelector("#topics > tbody");
+  body.replaceChildren();
   for (const g of groups) {
-    for (const p of g.partitions) {
-      const row = parts.insertRow();
+    for (const t of g.topics || []) {
+      const key = g.group + "\u0000" + t.topic;
+      const open = expanded.has(key) || t.not_ok > 0;
+      const row = body.insertRow();
+      row.className = "topic-row";
       row.dataset.group = g.group;
-      row.dataset.topic = p.topic;
-      row.dataset.partition = p.partition;
-      cell(row, g.group);
-      cell(row, p.topic);
-      cell(row, String(p.partition), "num");
-      cell(row, text(p.lag), "num lag");
-      cell(row, text(p.lag_seconds, 1), "num lag-seconds");
-      cell(row, text(p.rate, 2), "num rate");
-      cell(row, p.status, "status status-" + p.status).title = p.reason || "";
-      cell(row, text(p.owner), "owner");
+      row.dataset.topic = t.topic;
+      cell(row, (open ? "▾ " : "▸ ") + g.group, "group");
+      cell(row, t.topic + (t.tiers.length ? ` + ${t.tiers.length} retry tiers` : ""), "topic");
+      cell(row, String(t.partitions.length), "num partitions");
+      cell(row, text(t.lag), "num lag");
+      cell(row, text(t.lag_seconds, 1), "num lag-seconds");
+      cell(row, t.status, "status status-" + t.status);
+      cell(row, String(t.not_ok), "num not-ok");
+      row.onclick = () => {
+        if (expanded.has(key)) expanded.delete(key); else expanded.add(key);
+        renderTopics(groups);
+      };
+      const detail = body.insertRow();
+      detail.className = "partitions-row";
+      detail.hidden = !open;
+      const holder = detail.insertCell();
+      holder.colSpan = 7;
+      const table = document.createElement("table");
+      table.className = "partitions";
+      const head = table.createTHead().insertRow();
+      for (const name of ["tier", "partition", "lag", "lag seconds", "rate /s", "status", "owner"]) {
+        const th = document.createElement("th");
+        th.textContent = name;
+        head.appendChild(th);
+      }
+      const rows = table.createTBody();
+      for (const p of t.partitions) {
+        const pr = rows.insertRow();
+        pr.className = "partition-row";
+        pr.dataset.group = g.group;
+        pr.dataset.topic = p.topic;
+        pr.dataset.partition = p.partition;
+        cell(pr, p.tier ? "retry " + p.tier : "main", "tier");
+        cell(pr, String(p.partition), "num");
+        cell(pr, text(p.lag), "num lag");
+        cell(pr, text(p.lag_seconds, 1), "num lag-seconds");
+        cell(pr, text(p.rate, 2), "num rate");
+        cell(pr, p.status, "status status-" + p.status).title = p.reason || "";
+        cell(pr, text(p.owner), "owner");
+      }
+      holder.appendChild(table);
     }
   }
 }
@@ -130,20 +171,93 @@ function throughputChart(svg, throughput) {
   if (throughput.error) svg.setAttribute("data-error", throughput.error);
 }
 
+function button(label, action) {
+  const b = document.createElement("button");
+  b.textContent = label;
+  b.onclick = (event) => { event.stopPropagation(); action(b); };
+  return b;
+}
+
 function renderDeadLetters(dead) {
   const body = document.querySelector("#dead-letters tbody");
   body.replaceChildren();
   for (const d of dead.recent || []) {
     const row = body.insertRow();
     row.dataset.offset = d.offset;
+    row.dataset.id = d.id;
     cell(row, d.timestamp ? new Date(d.timestamp * 1000).toLocaleString() : "–");
     cell(row, text(d.event_type), "event-type");
     cell(row, text(d.job_id), "event-id");
     cell(row, text(d.original && d.original.topic));
     cell(row, text(d.error_type) + (d.error ? ": " + d.error.slice(0, 160) : ""));
+    const act = cell(row, d.replayed ? "replayed as " + d.replayed.new_job_id : "", "replayed");
+    if (!d.replayed && me.can_write) {
+      act.appendChild(button("Replay", () => act_on(`/api/dead-letters/${encodeURIComponent(d.id)}/replay`)));
+    }
   }
   document.getElementById("dead-total").textContent =
     dead.arrived === undefined ? "" : `(${dead.arrived} ever on ${dead.topic})`;
+}
+
+function renderJobTypes(types) {
+  const body = document.querySelector("#job-types tbody");
+  body.replaceChildren();
+  for (const t of types) {
+    const row = body.insertRow();
+    row.dataset.jobType = t.job_type;
+    cell(row, t.job_type, "job-type");
+    cell(row, (t.topics || [])[0] || "–", "topic");
+    const state = cell(row, t.paused ? "paused" : "running", "state state-" + (t.paused ? "paused" : "running"));
+    if (t.switched) state.title = `${t.paused ? "paused" : "resumed"} by ${t.switched.by} at ${new Date(t.switched.at * 1000).toLocaleString()}`;
+    const act = cell(row, "", "action");
+    if (me.can_write) {
+      const verb = t.paused ? "resume" : "pause";
+      act.appendChild(button(t.paused ? "Resume" : "Pause", () => act_on(`/api/job-types/${encodeURIComponent(t.job_type)}/${verb}`)));
+    }
+  }
+}
+
+function renderMaintenance(purge) {
+  const line = document.getElementById("maintenance");
+  if (!purge) { line.textContent = "idempotency keys: no scheduled purge (DPP_OPS_PURGE_INTERVAL_S=0)"; return; }
+  const last = purge.last;
+  line.textContent = `idempotency keys purged every ${purge.every_s} s; ` + (last
+    ? `last run ${new Date(last.at * 1000).toLocaleTimeString()}: ` + (last.error ? `failed (${last.error})` : `${last.deleted} deleted`)
+      + `; ${purge.purged_total} in all`
+    : "first run pending");
+}
+
+// Who we are: the page offers actions only to a caller with ops:write.
+let me = { can_write: false };
+async function whoami() {
+  try {
+    const response = await fetch("/api/whoami", { headers: authHeaders(), cache: "no-store" });
+    if (response.ok) me = await response.json();
+  } catch (e) { /* the poll shows the error */ }
+  document.body.dataset.canWrite = String(me.can_write);
+}
+
+function authHeaders() {
+  return token ? { Authorization: "Bearer " + token } : {};
+}
+
+async function act_on(path) {
+  const result = document.getElementById("action-result");
+  try {
+    const response = await fetch(path, {
+      method: "POST",
+      headers: { ...authHeaders(), "X-Requested-By": "dpp-ops-page" },
+    });
+    const body = await response.json().catch(() => ({}));
+    result.textContent = response.ok
+      ? `${path}: done` + (body.new_job_id ? ` (new job ${body.new_job_id})` : "")
+      : `${path}: ${response.status} ${body.detail || body.skipped || ""}`;
+    result.dataset.status = String(response.status);
+  } catch (e) {
+    result.textContent = `${path}: ${e.message || e}`;
+  }
+  clearTimeout(timer);
+  poll();
 }
 
 function render(view) {
@@ -157,14 +271,15 @@ function render(view) {
   lineChart(document.getElementById("workers-chart"), view.series || [], (g) => g.workers, true);
   throughputChart(document.getElementById("throughput-chart"), view.throughput || {});
   renderDeadLetters(view.dead_letters || {});
+  renderJobTypes(view.job_types || []);
+  renderMaintenance((view.maintenance || {}).idempotency_purge);
   document.body.dataset.seq = String(view.seq);
 }
 
 async function poll() {
   const error = document.getElementById("error");
   try {
-    const headers = token ? { Authorization: "Bearer " + token } : {};
-    const response = await fetch("/api/overview", { headers, cache: "no-store" });
+    const response = await fetch("/api/overview", { headers: authHeaders(), cache: "no-store" });
     if (!response.ok) throw new Error(`/api/overview answered ${response.status}`);
     render(await response.json());
     error.hidden = true;
@@ -172,8 +287,10 @@ async function poll() {
     error.textContent = String(e.message || e);
     error.hidden = false;
   } finally {
-    setTimeout(poll, POLL_MS);
+    clearTimeout(timer);
+    timer = setTimeout(poll, POLL_MS);
   }
 }
 
-poll();
+let timer = null;
+whoami().then(poll);

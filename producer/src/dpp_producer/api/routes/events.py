@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from dpp_producer.admission import AdmissionContext, AdmittedEvent, admit
 from dpp_producer.api.body import read_json
 from dpp_producer.api.deps import CorrelationId, CurrentPrincipal, IdempotencyKey, Runtime
+from dpp_producer.api.event_schemas import event_schema
 from dpp_producer.api.models import BatchEntry, BatchResult, EventAccepted, Problem
 from dpp_producer.api.problems import problem_content
 from dpp_producer.errors import BodyTooLargeError, EventRejectedError, ProducerError
@@ -21,7 +22,6 @@ from dpp_producer.idempotency import Answer, request_fingerprint
 from dpp_producer.log import logger
 from dpp_producer.publisher import Delivery
 from dpp_producer.runtime import ProducerRuntime
-from dpp_shared.envelope import EventEnvelope
 from dpp_shared.errors import FieldIssue
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -33,7 +33,8 @@ SINGLE_ROUTE = "POST /v1/events"
 BATCH_ROUTE = "POST /v1/events:batch"
 _RETRYABLE = frozenset({429, 503})
 
-_ENVELOPE_SCHEMA = EventEnvelope.model_json_schema()
+# One envelope per known type, its payload schema inside (components added by api.openapi).
+_ENVELOPE_SCHEMA = event_schema()
 _COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: problem_content("Malformed JSON or Idempotency-Key"),
     401: problem_content("Missing or invalid bearer token"),
@@ -66,14 +67,25 @@ def _request_body(
 
 
 def _batch_request_body() -> dict[str, Any]:
-    events = {"type": "array", "minItems": 1, "items": _ENVELOPE_SCHEMA}
+    # Items are not constrained here: each is checked on its own and answered in its entry of
+    # the 207 (one bad event never fails the others), so no item makes the request invalid.
+    # Each should be one of the per-type event schemas of POST /v1/events.
+    item = {
+        "description": "One event, as the body of POST /v1/events (one of the `*Event` "
+        "schemas, chosen by `type`); an invalid one gets a 422 entry in the 207 answer."
+    }
+    events = {"type": "array", "minItems": 1, "items": item}
     example = [_EXAMPLE_EVENT, {**_EXAMPLE_EVENT, "data": {"session_id": "session-2"}}]
     wrapped = {"type": "object", "required": ["events"], "properties": {"events": events}}
     return {
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": wrapped, "example": {"events": example}},
+                # Under application/json the bare array is accepted too (as the code does).
+                "application/json": {
+                    "schema": {"anyOf": [wrapped, events]},
+                    "example": {"events": example},
+                },
                 # CloudEvents JSON batch format: a bare array of events.
                 "application/cloudevents-batch+json": {"schema": events, "example": example},
             },
@@ -151,7 +163,9 @@ async def _answer_once(
     responses={
         **_COMMON_PROBLEMS,
         403: problem_content("Token scope does not allow this event type"),
-        429: problem_content("Local produce queue full; retry after Retry-After"),
+        429: problem_content(
+            "Local produce queue full, or the client's rate limit; retry after Retry-After"
+        ),
         502: problem_content("The broker refused the record for good"),
         503: problem_content("Broker did not acknowledge in time; retry after Retry-After"),
     },
@@ -175,6 +189,7 @@ async def publish_event(
         idempotency_key,
         fingerprint,
         runtime.settings.event_source,
+        event_ids=runtime.event_ids(),
     )
 
     async def produce() -> Answer:
@@ -306,6 +321,7 @@ async def publish_batch(
         idempotency_key,
         fingerprint,
         runtime.settings.event_source,
+        event_ids=runtime.event_ids(),
     )
 
     async def produce() -> Answer:

@@ -11,6 +11,7 @@ from dpp_producer.api.deps import CurrentPrincipal, Runtime
 from dpp_producer.api.models import JobView
 from dpp_producer.api.problems import problem_content
 from dpp_producer.errors import NotFoundError
+from dpp_producer.job_access import read_job
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -19,11 +20,14 @@ router = APIRouter(prefix="/v1", tags=["jobs"])
     "/jobs/{job_id}",
     response_model=JobView,
     summary="Status and result of a job",
-    description="Read from the consumer's job store. 404 until a worker has picked the event up: "
-    "an accepted event whose job is not found yet is still queued on its topic.",
+    description="The job of an event this caller published (or any job, with a `jobs:read` "
+    "scope), read from the consumer's job store. For the id of a 202 answer it is never 404: "
+    "`queued` until a worker picks the event up. An id the caller chose itself finds the job "
+    "once a worker has recorded it. Unknown and not-yours answer the same 404.",
     responses={
         401: problem_content("Missing or invalid bearer token"),
-        404: problem_content("No job with this id (yet)"),
+        404: problem_content("No job with this id that this caller may read"),
+        429: problem_content("Per-client rate limit; retry after Retry-After"),
         422: problem_content("Invalid job id"),
         503: problem_content("Job store unavailable"),
     },
@@ -33,13 +37,10 @@ async def get_job(
     principal: CurrentPrincipal,
     runtime: Runtime,
 ) -> dict[str, Any]:
-    del principal  # any authenticated caller may read jobs; ids are unguessable UUIDv7s
-    record = await asyncio.to_thread(_load, runtime, job_id)
-    if record is None:
-        raise NotFoundError(f"no job {job_id!r} (yet): a worker has not picked the event up")
-    return record
-
-
-def _load(runtime: Any, job_id: str) -> dict[str, Any] | None:
-    record = runtime.job_store().get(job_id)
-    return None if record is None else dict(record.as_dict())
+    view = await asyncio.to_thread(
+        lambda: read_job(runtime.job_store(), runtime.event_ids(), principal, job_id)
+    )
+    if view is None:
+        # The same answer whether the job is unknown or someone else's (dpp_producer.job_access).
+        raise NotFoundError(f"no job {job_id!r} for this caller")
+    return view
