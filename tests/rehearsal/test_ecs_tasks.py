@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+import boto3  # type: ignore[import-untyped]
 import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -36,25 +39,69 @@ LOCAL_VALUE_OF = {
     "KAFKA_CONSUMER_GROUP": "group",
     "DPP_CONSUMER_GROUP": "group",
     "DATABASE_URL": "database",
-    # Nothing reads it yet (issue 13, defect 6); any ARN-shaped value serves until then.
-    "DATABASE_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:rehearsal",
+    "DATABASE_SECRET_ARN": "database-secret",  # Aurora's master secret, served by moto
 }
 # The one deliberate difference: the local broker has no MSK IAM listener, so PLAINTEXT.
 LOCAL_OVERRIDES = {"KAFKA_SECURITY_MODE": "plaintext"}
 
 
-def task_environment(task: str, *, kafka: str, database: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class AwsStandIn:
+    """moto in server mode holding the secret Terraform creates, and the credentials and
+    endpoint that stand in for the task role and AWS's own endpoints."""
+
+    endpoint: str
+    database_secret_arn: str
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+
+
+@pytest.fixture(scope="module")
+def aws(postgres_url: str) -> Iterator[AwsStandIn]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        client = boto3.client(
+            "secretsmanager", endpoint_url=endpoint, region_name=LOCAL_VALUE_OF["AWS_REGION"],
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        # The shape of Aurora's RDS-managed master secret: username and password only.
+        username = urlsplit(postgres_url).username
+        secret = json.dumps({"username": username, "password": uuid.uuid4().hex})
+        arn = client.create_secret(Name=f"rds!cluster-{uuid.uuid4().hex[:8]}", SecretString=secret)
+        yield AwsStandIn(endpoint, arn["ARN"])
+    finally:
+        server.stop()
+
+
+def task_environment(task: str, *, kafka: str, database: str, aws: AwsStandIn) -> dict[str, str]:
     declared = consumer_tasks()[task]
     unknown = sorted(set(declared.environment) - set(LOCAL_VALUE_OF))
     assert not unknown, f"the deployment gives the {task} task {unknown}; give them local values"
     for name, value in declared.fixed_values.items():
         assert LOCAL_VALUE_OF.get(name) == value, f"{name} is {value!r} in the deployment"
-    resolved = {"kafka": kafka, "database": database, "group": declared_consumer_group()}
+    resolved = {
+        "kafka": kafka,
+        "database": database,
+        "group": declared_consumer_group(),
+        "database-secret": aws.database_secret_arn,
+    }
     environment = {
         name: resolved.get(LOCAL_VALUE_OF[name], LOCAL_VALUE_OF[name])
         for name in declared.environment
     }
-    return {**environment, **{k: v for k, v in LOCAL_OVERRIDES.items() if k in environment}}
+    overrides = {k: v for k, v in LOCAL_OVERRIDES.items() if k in environment}
+    return {**environment, **overrides, **aws.environment}
 
 
 @pytest.fixture
@@ -71,6 +118,8 @@ def namespace(kafka_admin: AdminClient) -> Iterator[TopicNamespace]:
 
 @pytest.fixture
 def database(postgres_url: str) -> Iterator[str]:
+    """A fresh database; its URL has the user and no password, like Terraform's
+    database_url (the password is in the secret)."""
     with fresh_postgres_database(postgres_url) as url:
         yield url
 
@@ -104,8 +153,9 @@ def test_the_topics_task_creates_every_declared_topic(
     kafka_admin: AdminClient,
     namespace: TopicNamespace,
     database: str,
+    aws: AwsStandIn,
 ) -> None:
-    env = task_environment("topics", kafka=kafka_bootstrap, database=database)
+    env = task_environment("topics", kafka=kafka_bootstrap, database=database, aws=aws)
     code, logs = run_task_to_completion(
         podman, consumer_image, "topics", {**env, "DPP_TOPIC_PREFIX": namespace.prefix}
     )
@@ -124,9 +174,10 @@ def test_the_worker_task_consumes_a_job_completes_it_and_drains_on_sigterm(
     kafka_admin: AdminClient,
     namespace: TopicNamespace,
     database: str,
+    aws: AwsStandIn,
 ) -> None:
     # Topics first, by the topics task, as the deploy does.
-    env = task_environment("worker", kafka=kafka_bootstrap, database=database)
+    env = task_environment("worker", kafka=kafka_bootstrap, database=database, aws=aws)
     # Local only: this test's topics, and a free metrics port (the host network is shared).
     env = {**env, "DPP_TOPIC_PREFIX": namespace.prefix, "DPP_METRICS_PORT": str(free_port())}
     code, logs = run_task_to_completion(podman, consumer_image, "topics", env)
