@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -191,9 +191,17 @@ def export(
     emf: Annotated[
         bool, typer.Option(help="Also print CloudWatch EMF lines to stdout (namespace DPP/Events)")
     ] = False,
+    cloudwatch: Annotated[
+        bool,
+        typer.Option(
+            help="Also put the same metrics to CloudWatch with PutMetricData (AWS_REGION and the "
+            "task role's credentials; what the lag-publisher service runs in AWS)"
+        ),
+    ] = False,
 ) -> None:
-    """Export lag as Prometheus metrics on /metrics (kafka-lag-exporter names) and/or as
-    CloudWatch EMF log lines, sampling every --interval seconds until Ctrl-C/SIGTERM."""
+    """Export lag as Prometheus metrics on /metrics (kafka-lag-exporter names), as CloudWatch
+    EMF log lines and/or straight to CloudWatch, sampling every --interval seconds until
+    Ctrl-C/SIGTERM."""
     import signal  # noqa: PLC0415
     import threading  # noqa: PLC0415
 
@@ -201,11 +209,13 @@ def export(
 
     from dpp_ops.exporters import LagCollector, LagSampler  # noqa: PLC0415
 
-    if port == 0 and not emf:
-        fail("nothing to export: give --port or --emf")
+    if port == 0 and not emf and not cloudwatch:
+        fail("nothing to export: give --port, --emf or --cloudwatch")
     sampler = LagSampler(_monitor(group, topic), interval)
     if emf:
-        sampler.listeners.append(_emf_listener())
+        sampler.listeners.append(_metrics_listener(_print_emf))
+    if cloudwatch:
+        sampler.listeners.append(_metrics_listener(_cloudwatch_sink()))
     if port:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(LagCollector(lambda: sampler.latest))
@@ -219,10 +229,32 @@ def export(
     sampler.stop()
 
 
-def _emf_listener() -> Callable[[LagSnapshot], None]:
+def _print_emf(documents: list[dict[str, Any]]) -> None:
+    from dpp_ops.exporters.emf import write_emf  # noqa: PLC0415
+
+    write_emf(documents, sys.stdout)
+
+
+def _cloudwatch_sink() -> Callable[[list[dict[str, Any]]], None]:
+    import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - only the cloud pays for it
+
+    from dpp_ops.exporters.cloudwatch import put_metrics  # noqa: PLC0415
+    from dpp_shared.settings import aws_settings  # noqa: PLC0415
+
+    client = boto3.client("cloudwatch", region_name=aws_settings().aws_region)
+
+    def put(documents: list[dict[str, Any]]) -> None:
+        put_metrics(client, documents)
+
+    return put
+
+
+def _metrics_listener(
+    sink: Callable[[list[dict[str, Any]]], None],
+) -> Callable[[LagSnapshot], None]:
+    """Per sample: the EMF documents (lag, workers, new dead letters) handed to ``sink``."""
     from dpp_ops.dead_letters import DeadLetterReader  # noqa: PLC0415
     from dpp_ops.exporters import emf_document  # noqa: PLC0415
-    from dpp_ops.exporters.emf import write_emf  # noqa: PLC0415
     from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
     from dpp_shared.settings import aws_settings, kafka_settings, topic_settings  # noqa: PLC0415
     from dpp_shared.topics import DEAD_LETTER_TOPIC, TopicNamespace  # noqa: PLC0415
@@ -241,7 +273,7 @@ def _emf_listener() -> Callable[[LagSnapshot], None]:
         documents = emf_document(
             snapshot, timestamp_ms=int(snapshot.observed_at * 1000), dead_letters=counts
         )
-        write_emf(documents, sys.stdout)
+        sink(documents)
 
     return publish
 
