@@ -33,7 +33,11 @@ def test_the_consumer_image_runs_the_command_of_each_ecs_task(
         "run", "--rm", "--read-only", "--read-only-tmpfs=false", consumer_image,
         *command, "--help",
     )  # fmt: skip
-    assert "Usage: dpp " + " ".join(command[1:]) in " ".join(result.stdout.split())
+    text = " ".join(result.stdout.split())
+    words = [part for part in command[1:] if not part.startswith("-")]
+    assert "Usage: dpp " + " ".join(words) in text
+    for option in (part for part in command[1:] if part.startswith("-")):
+        assert option in text, f"{option} is not an option of `{' '.join(command)}`"
 
 
 def test_the_producer_image_serves_the_api_without_the_cli_or_the_worker(
