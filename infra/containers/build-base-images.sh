@@ -244,7 +244,8 @@ build_postgres() {
 
 build_python_base
 # The two service stand-ins only share the base: build them side by side (apt downloads overlap).
-build_kafka &
+# A background subshell runs no EXIT trap of ours: it removes its own scratch folder.
+(trap 'rm -rf "${WORKDIRS[@]}"' EXIT; build_kafka) &
 kafka_build=$!
 build_postgres &
 postgres_build=$!
