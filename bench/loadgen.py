@@ -102,7 +102,9 @@ async def run(
         latencies.append(done - scheduled)
         statuses[status] = statuses.get(status, 0) + 1
         if event_id is not None and status == 202:
-            accepted.append((event_id, time.time()))
+            # The API scopes a client-chosen id to the caller: the job id is the one it answers.
+            answered_id = json.loads(_response or b"{}").get("id")
+            accepted.append((str(answered_id or event_id), time.time()))
 
     for index in range(total):
         scheduled = started + index * interval
