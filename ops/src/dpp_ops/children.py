@@ -5,8 +5,10 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 # <linux/prctl.h>: deliver a signal to this process when the thread that forked it exits.
 _PR_SET_PDEATHSIG = 1
@@ -59,3 +61,21 @@ def kill_group(pid: int, sig: signal.Signals) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def spawn_attached(
+    args: Sequence[str], env: Mapping[str, str], log_file: Path
+) -> subprocess.Popen[bytes]:
+    """Start a service child: its own process group, output appended to ``log_file``, no
+    stdin, and the parent-death signal, so it never outlives the process that started it."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        return subprocess.Popen(
+            list(args),
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),  # noqa: PLW1509 - only prctl between fork and exec
+        )

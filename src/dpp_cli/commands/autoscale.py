@@ -49,17 +49,13 @@ def autoscale(
         status_file_publisher,
     )
     from dpp_ops.exporters import worker_topics  # noqa: PLC0415
-    from dpp_ops.lag import LagReader, get_lag_settings  # noqa: PLC0415
+    from dpp_ops.lag.config import configured_reader  # noqa: PLC0415
     from dpp_ops.paths import dpp_home  # noqa: PLC0415
-    from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
-    from dpp_shared.settings import aws_settings, kafka_settings  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     workers = worker_settings()
     group = group or workers.consumer_group
     scaling = get_autoscale_settings()
-    lag = get_lag_settings()
-    kafka = kafka_settings()
     env = {**os.environ, "DPP_CONSUMER_GROUP": group, "PYTHONUNBUFFERED": "1"}
     pool = WorkerPool(
         lambda port: dpp_command("consumer", "run", "--metrics-port", str(port)),
@@ -67,13 +63,7 @@ def autoscale(
         log_dir or dpp_home() / "logs" / "workers",
         drain_timeout_s=workers.drain_timeout_s + 15.0,
     )
-    reader = LagReader(
-        kafka.bootstrap_servers,
-        client_config=admin_config(kafka, aws_settings()),
-        offset_reset=lag.offset_reset,
-        isolation_level=lag.isolation_level,
-        probe_timeout_s=lag.probe_timeout_s,
-    )
+    reader = configured_reader()
     publishers: list[Publisher] = [
         status_file_publisher(status_file or dpp_home() / "autoscale" / f"{group}.json")
     ]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dpp_ops.children import die_with_parent, kill_group
+from dpp_ops.children import kill_group, spawn_attached
 
 STOP_TIMEOUT_S = 30.0
 
@@ -29,17 +29,7 @@ class ServiceProcess:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.args,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=die_with_parent(),  # noqa: PLW1509 - only prctl between fork and exec
-            )
+        self.process = spawn_attached(self.args, self.env, self.log_file)
 
     @property
     def running(self) -> bool:

@@ -76,6 +76,8 @@ class Supervisor:
         self.state: AutoscaleState | None = None
         self.last: ScaleDecision | None = None
         self._stop = threading.Event()
+        # The pool is changed by the decision loop and by the crash watcher: one at a time.
+        self._pool_lock = threading.RLock()
 
     def stop(self) -> None:
         """Ask :meth:`run` to return; safe from signal handlers."""
@@ -85,7 +87,8 @@ class Supervisor:
         """One control step."""
         from dpp_ops.autoscale.policy import decide, loads_of  # noqa: PLC0415
 
-        self._reap()
+        with self._pool_lock:
+            self._reap()
         lag = self.reader.read_group(self.group, self.topics)
         subscribed = set(self.topics)
         mine = [p for p in lag.partitions if p.topic in subscribed]
@@ -98,8 +101,9 @@ class Supervisor:
             partition_count=len(mine),
         )
         self.state = decision.state
-        before = self.pool.size
-        started, stopping = self.pool.scale_to(decision.desired_workers)
+        with self._pool_lock:
+            before = self.pool.size
+            started, stopping = self.pool.scale_to(decision.desired_workers)
         if started or stopping or self.last is None or self.last.reason != decision.reason:
             verb = "scale up" if started else "scale down" if stopping else "hold"
             log.info(
@@ -139,26 +143,28 @@ class Supervisor:
             log.warning("worker %d exited on its own (exit %s)", worker.number, worker.returncode)
         return crashed
 
-    def _wait(self, seconds: float) -> None:
-        """Sleep until the next decision, replacing crashed workers meanwhile."""
-        deadline = time.monotonic() + seconds
-        while not self._stop.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            if any(not worker.running for worker in self.pool.active):
-                self.replace_crashed()
-            self._stop.wait(min(WATCH_S, remaining))
+    def _watch_crashes(self, stop: threading.Event) -> None:
+        """Replace crashed workers within WATCH_S, also while a decision waits on a slow lag
+        read (a fresh or busy broker can hold one for the whole request timeout)."""
+        while not stop.wait(WATCH_S):
+            with self._pool_lock:
+                if any(not worker.running for worker in self.pool.active):
+                    self.replace_crashed()
 
     def run(self) -> None:
         """Start the floor of workers, then decide every ``interval_s`` until :meth:`stop`;
         finally SIGTERM every worker and wait for them to drain."""
         floor = self.policy.min_workers
+        watching = threading.Event()
+        watcher = threading.Thread(
+            target=self._watch_crashes, args=(watching,), name="crash-watch", daemon=True
+        )
         try:
             if floor:
                 self.pool.scale_to(floor)
                 log.info("started %d worker(s) (min_workers)", floor)
                 self._publish(None, time.time(), reason="started the minimum", desired=floor)
+            watcher.start()
             while not self._stop.is_set():
                 wait_s = self.interval_s
                 try:
@@ -170,8 +176,11 @@ class Supervisor:
                         "autoscale step failed, keeping %d workers: %s", self.pool.size, error
                     )
                     wait_s = min(self.interval_s, RETRY_AFTER_FAILURE_S)
-                self._wait(wait_s)
+                self._stop.wait(wait_s)
         finally:
+            watching.set()  # draining workers exit on purpose: nothing to replace any more
+            if watcher.is_alive():
+                watcher.join()
             log.info("stopping %d worker(s), draining", self.pool.size)
             self.pool.stop_all()
             self.reader.close()

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dpp_ops.children import die_with_parent
+from dpp_ops.children import spawn_attached
 from dpp_ops.ports import free_port
 
 WorkerCommand = Callable[[int], list[str]]
@@ -31,17 +31,7 @@ class WorkerProcess:
     terminated_at: float | None = None
 
     def start(self) -> None:
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.args,
-                env=dict(self.env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=die_with_parent(),  # noqa: PLW1509 - only prctl between fork and exec
-            )
+        self.process = spawn_attached(self.args, self.env, self.log_file)
 
     @property
     def pid(self) -> int | None:

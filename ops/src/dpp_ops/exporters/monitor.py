@@ -142,21 +142,12 @@ class LagMonitor:
         ``store``: the job store, read for heartbeating head jobs.
         """
         from dpp_ops.exporters.targets import all_groups_discovery  # noqa: PLC0415
-        from dpp_ops.lag import LagHistory, LagReader, get_lag_settings  # noqa: PLC0415
+        from dpp_ops.lag import LagHistory, get_lag_settings  # noqa: PLC0415
+        from dpp_ops.lag.config import configured_reader  # noqa: PLC0415
         from dpp_ops.lag.heads import HeadJobReader  # noqa: PLC0415
-        from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
-        from dpp_shared.settings import aws_settings, kafka_settings  # noqa: PLC0415
 
         lag = get_lag_settings()
-        kafka = kafka_settings()
-        reader = LagReader(
-            kafka.bootstrap_servers,
-            client_config=admin_config(kafka, aws_settings()),
-            offset_reset=lag.offset_reset,
-            isolation_level=lag.isolation_level,
-            probe_timeout_s=lag.probe_timeout_s,
-            request_timeout_s=request_timeout_s,
-        )
+        reader = configured_reader(request_timeout_s)
         discover = None if targets is not None else all_groups_discovery(reader.list_groups, topics)
         return cls(
             reader,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dpp_ops.lag.status import StatusRules
+
+if TYPE_CHECKING:
+    from dpp_ops.lag.reader import LagReader
 
 
 class LagSettings(BaseSettings):
@@ -53,3 +56,21 @@ class LagSettings(BaseSettings):
 def get_lag_settings() -> LagSettings:
     """Lag settings read once per process."""
     return LagSettings()
+
+
+def configured_reader(request_timeout_s: float = 15.0) -> LagReader:
+    """A lag reader wired from `KAFKA_*`, `AWS_*` and `DPP_LAG_*`; connects lazily."""
+    from dpp_ops.lag.reader import LagReader  # noqa: PLC0415 - the reader pulls in confluent_kafka
+    from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
+    from dpp_shared.settings import aws_settings, kafka_settings  # noqa: PLC0415
+
+    lag = get_lag_settings()
+    kafka = kafka_settings()
+    return LagReader(
+        kafka.bootstrap_servers,
+        client_config=admin_config(kafka, aws_settings()),
+        offset_reset=lag.offset_reset,
+        isolation_level=lag.isolation_level,
+        probe_timeout_s=lag.probe_timeout_s,
+        request_timeout_s=request_timeout_s,
+    )
