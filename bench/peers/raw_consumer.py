@@ -1,6 +1,7 @@
 """`python -m bench.peers.raw_consumer BOOTSTRAP GROUP TOPIC COUNT`: the raw confluent-kafka
-baseline with the worker's commit semantics: consume in batches, process (a no-op), store each
-offset after processing, commit every 250 ms; exits after COUNT records."""
+baseline with the worker's commit semantics: consume in batches, process (count the record),
+store each offset after processing, commit every 250 ms; exits after COUNT records and writes
+its tally ($BENCH_COUNT_TO)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 
 from confluent_kafka import Consumer
 
+from bench.peers.tally import Tally
 from dpp_shared.kafka_config import consumer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings
 
@@ -22,21 +24,22 @@ def main() -> None:
         consumer_config(KafkaSettings(bootstrap_servers=bootstrap), AwsSettings(), group)
     )
     consumer.subscribe([topic])
-    seen = 0
+    tally = Tally()
     next_commit = time.monotonic() + COMMIT_INTERVAL_S
     try:
-        while seen < count:
+        while tally.processed < count:
             for message in consumer.consume(BATCH, 0.05):
                 if message.error() is not None:
                     continue
+                tally.add()
                 consumer.store_offsets(message=message)
-                seen += 1
             if time.monotonic() >= next_commit:
                 consumer.commit(asynchronous=True)
                 next_commit = time.monotonic() + COMMIT_INTERVAL_S
         consumer.commit(asynchronous=False)
     finally:
         consumer.close()
+        tally.write()
 
 
 if __name__ == "__main__":

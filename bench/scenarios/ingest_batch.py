@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 from bench import wrk
-from bench.broker import end_offsets, fresh_namespace
+from bench.broker import assert_landed, end_offsets, fresh_namespace
 from bench.context import BenchContext
 from bench.results import ScenarioResult, Target
-from bench.server import producer_server
+from bench.server import producer_server, server_label
 from bench.workload import ECHO_TYPE, EVENT_BYTES, batch_body, echo_records, fill_topic
 from dpp_shared.events import REGISTRY
 from dpp_shared.topics import TopicNamespace
@@ -39,7 +39,11 @@ def _api_rate(
     with (
         fresh_namespace(ctx.bootstrap) as namespace,
         producer_server(
-            ctx.bootstrap, namespace.prefix, workers=workers, profile_to=profile_to
+            ctx.bootstrap,
+            namespace.prefix,
+            workers=workers,
+            profile_to=profile_to,
+            subject=ctx.subject,
         ) as server,
     ):
         before = _on_topic(ctx.bootstrap, namespace)
@@ -52,6 +56,8 @@ def _api_rate(
             threads=1,
         )
         landed = _on_topic(ctx.bootstrap, namespace) - before
+        assert_landed(landed, (summary["requests"] - summary["errors"]) * batch,
+                      CONNECTIONS * batch, f"batch={batch}")  # fmt: skip
         seconds = summary["requests"] / summary["rps"] if summary["rps"] else duration_s
     return landed / seconds, summary["errors"], summary
 
@@ -84,7 +90,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             rate, errors, summary = _api_rate(ctx, batch, workers, duration_s, None)
             best[batch] = max(best.get(batch, 0.0), rate)
             result.add(
-                f"API batch={batch}, uvicorn workers={workers}",
+                f"API batch={batch}, {server_label(workers)}",
                 baseline="raw",
                 ratio=rate / raw,
                 events_per_s=round(rate),
