@@ -53,8 +53,36 @@ class Subject:
 THIS_CHECKOUT = Subject("this checkout")
 
 
-def server_label(workers: int) -> str:
-    return f"uvicorn workers={workers}"
+SERVERS = ("uvicorn", "granian")
+
+
+def server_command(server: str, python: str, port: int, workers: int) -> list[str]:
+    """The producer API under `server` (uvicorn: httptools and uvloop where installed, as
+    `dpp producer serve` runs it; granian: its ASGI interface with uvloop), access log off, the
+    app built by its factory in every worker."""
+    if server == "granian":
+        return [
+            python, "-m", "granian", "--interface", "asgi", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--loop", "uvloop", "--http", "1", "--no-ws", "--log-level", "warning",
+            "dpp_producer.app:create_app",
+        ]  # fmt: skip
+    return [
+        python, "-m", "uvicorn", "dpp_producer.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def server_available(server: str, subject: Subject) -> bool:
+    completed = subprocess.run(
+        [subject.python, "-c", f"import {server}"], capture_output=True, check=False, timeout=60
+    )
+    return completed.returncode == 0
+
+
+def server_label(workers: int, server: str = "uvicorn") -> str:
+    return f"{server} workers={workers}"
 
 
 @dataclass(frozen=True)
@@ -92,20 +120,17 @@ def producer_server(
     profile_to: Path | None = None,
     extra_env: dict[str, str] | None = None,
     subject: Subject = THIS_CHECKOUT,
+    server: str = "uvicorn",
 ) -> Iterator[RunningServer]:
-    """Start `uvicorn dpp_producer.app:create_app --factory` with auth on (JWT_SECRET) and wait
-    until /healthz answers; the uvicorn access log is off (the app logs every accepted event).
+    """Start the API (`server_command`) with auth on (JWT_SECRET) and wait until /healthz
+    answers; the access log is off (the app logs every accepted event).
     With `profile_to`, one process runs under pyinstrument and writes its profile there. Its
     temporary folder (log, SQLite files) is removed afterwards."""
     port = free_port()
     home = Path(tempfile.mkdtemp(prefix="dpp-bench-api-"))
     log_path = home / "server.log"
     database_url = database_url or f"sqlite:///{home / 'jobs.db'}"
-    command = [
-        subject.python, "-m", "uvicorn", "dpp_producer.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
+    command = server_command(server, subject.python, port, workers)
     if profile_to is not None:
         command = [sys.executable, "-m", "bench.profiled_api", str(port), str(profile_to)]
     environment = server_environment(bootstrap, prefix, database_url)

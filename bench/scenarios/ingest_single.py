@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from bench import wrk
 from bench.broker import assert_landed, end_offsets, fresh_namespace
 from bench.context import BenchContext
 from bench.results import ScenarioResult, Target
-from bench.server import REPO, RunningServer, producer_server, server_label
+from bench.server import REPO, RunningServer, producer_server, server_available, server_label
 from bench.stats import latency_summary
 from bench.workload import ECHO_TYPE, EVENT_BYTES, single_body
 from dpp_shared.events import REGISTRY
@@ -72,6 +73,7 @@ def _closed_loop_near(
     max_rate: float,
     workers: int,
     duration_s: float,
+    server: str,
 ) -> None:
     """wrk held near half the maximum rate by a think time per connection: rate ~ connections
     / (latency + think time), so with ~20 ms of think time a 1 ms step moves the rate by ~5%.
@@ -86,14 +88,14 @@ def _closed_loop_near(
     with (
         fresh_namespace(ctx.bootstrap) as namespace,
         producer_server(
-            ctx.bootstrap, namespace.prefix, workers=workers, subject=ctx.subject
-        ) as server,
+            ctx.bootstrap, namespace.prefix, workers=workers, subject=ctx.subject, server=server
+        ) as api,
     ):
 
         def measure(delay: int, seconds: float) -> dict[str, Any]:
             before = _landed(ctx, namespace)
             summary = wrk.run_wrk(
-                server.url + "/v1/events", body, server.authorization,
+                api.url + "/v1/events", body, api.authorization,
                 connections=connections, duration_s=seconds, threads=1, delay_ms=delay,
             )  # fmt: skip
             accepted = summary["requests"] - summary["errors"]
@@ -115,7 +117,7 @@ def _closed_loop_near(
         )
     result.add(
         f"closed loop at {share:.0%} of the max rate: wrk -c {connections}, think time "
-        f"{delay_ms} ms, {server_label(workers)}",
+        f"{delay_ms} ms, {server_label(workers, server)}",
         requests_per_s=round(summary["rps"], 1),
         p50_ms=summary["p50_ms"],
         p99_ms=summary["p99_ms"],
@@ -125,6 +127,14 @@ def _closed_loop_near(
         Target("p99 at half the max rate, closed loop (wrk)",
                summary["p99_ms"], TARGET_P99_MS, False, "ms")
     )  # fmt: skip
+
+
+def _configurations(ctx: BenchContext, workers_list: list[int]) -> list[tuple[str, int]]:
+    """uvicorn with each worker count; granian with workers = cores, where installed."""
+    configurations = [("uvicorn", workers) for workers in workers_list]
+    if not ctx.quick and server_available("granian", ctx.subject):
+        configurations.append(("granian", os.cpu_count() or 1))
+    return configurations
 
 
 def run(ctx: BenchContext) -> ScenarioResult:
@@ -149,14 +159,15 @@ def run(ctx: BenchContext) -> ScenarioResult:
     body = single_body()
     body_path = ctx.work_dir / "single.json"
     body_path.write_bytes(body)
-    best_rate, best_workers = 0.0, workers_list[0]
-    for workers in workers_list:
+    best_rate, best_workers, best_server = 0.0, workers_list[0], "uvicorn"
+    for server_name, workers in _configurations(ctx, workers_list):
         with (
             fresh_namespace(ctx.bootstrap) as namespace,
             producer_server(
-                ctx.bootstrap, namespace.prefix, workers=workers, subject=ctx.subject
+                ctx.bootstrap, namespace.prefix, workers=workers, subject=ctx.subject,
+                server=server_name,
             ) as server,
-        ):
+        ):  # fmt: skip
             for connections in connections_list:
                 before = _landed(ctx, namespace)
                 summary = wrk.run_wrk(
@@ -174,9 +185,9 @@ def run(ctx: BenchContext) -> ScenarioResult:
                     f"wrk -c {connections}",
                 )
                 if summary["rps"] > best_rate:
-                    best_rate, best_workers = summary["rps"], workers
+                    best_rate, best_workers, best_server = summary["rps"], workers, server_name
                 result.add(
-                    f"wrk -c {connections}, {server_label(workers)}",
+                    f"wrk -c {connections}, {server_label(workers, server_name)}",
                     requests_per_s=round(summary["rps"], 1),
                     p50_ms=summary["p50_ms"],
                     p99_ms=summary["p99_ms"],
@@ -184,12 +195,17 @@ def run(ctx: BenchContext) -> ScenarioResult:
                 )
     half = best_rate / 2
     _closed_loop_near(
-        ctx, result, body=body, max_rate=best_rate, workers=best_workers, duration_s=duration_s
-    )
+        ctx, result, body=body, max_rate=best_rate, workers=best_workers, duration_s=duration_s,
+        server=best_server,
+    )  # fmt: skip
     with (
         fresh_namespace(ctx.bootstrap) as namespace,
         producer_server(
-            ctx.bootstrap, namespace.prefix, workers=best_workers, subject=ctx.subject
+            ctx.bootstrap,
+            namespace.prefix,
+            workers=best_workers,
+            subject=ctx.subject,
+            server=best_server,
         ) as server,
     ):
         before = _landed(ctx, namespace)
@@ -206,7 +222,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         )
     floor_latency = latency_summary(floor["latency_s"])
     result.add(
-        f"baseline: GET /healthz, same open loop, {server_label(best_workers)}",
+        f"baseline: GET /healthz, same open loop, {server_label(best_workers, best_server)}",
         requests_per_s=round(floor["achieved_rate"], 1),
         p50_ms=floor_latency["p50_ms"],
         p99_ms=floor_latency["p99_ms"],
@@ -215,7 +231,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     latency = latency_summary(measured["latency_s"])
     accepted = measured["statuses"].get("202", 0)
     result.add(
-        f"open loop at half the max rate, {server_label(best_workers)}",
+        f"open loop at half the max rate, {server_label(best_workers, best_server)}",
         baseline="GET /healthz (p99)",
         ratio=(latency["p99_ms"] or 0) / (floor_latency["p99_ms"] or 1),
         requests_per_s=round(measured["achieved_rate"], 1),
@@ -244,8 +260,9 @@ def run(ctx: BenchContext) -> ScenarioResult:
             name = "api single event, 1 worker, wrk -c 8 (pyinstrument)"
             result.profiles[name] = profile_path.read_text()
     result.notes.append(
-        f"max rate {best_rate:.0f} req/s ({server_label(best_workers)}); the half-rate run "
-        f"sends {half:.0f} req/s on a fixed schedule over up to {OPEN_LOOP_CONNECTIONS} "
-        "connections and counts latency from each request's scheduled start."
+        f"max rate {best_rate:.0f} req/s ({server_label(best_workers, best_server)}); the "
+        f"half-rate run sends {half:.0f} req/s on a fixed schedule over up to "
+        f"{OPEN_LOOP_CONNECTIONS} connections and counts latency from each request's scheduled "
+        "start."
     )
     return result

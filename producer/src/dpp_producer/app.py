@@ -8,7 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
+from dpp_producer.api.ingest_asgi import BATCH_PATH, SINGLE_PATH, IngestFastPath
 from dpp_producer.api.middleware import RequestTelemetry
 from dpp_producer.api.openapi import install_openapi
 from dpp_producer.api.problems import install_problem_handler
@@ -79,6 +81,9 @@ def create_app(
     app.include_router(events.router)
     app.include_router(jobs.router)
     app.include_router(health.router)
+    # Added first, so it runs innermost of the middleware: after telemetry and CORS, before
+    # FastAPI's router (see api/ingest_asgi.py).
+    app.add_middleware(IngestFastPath, runtime=runtime, routes=_ingest_routes())
     if runtime.settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -89,6 +94,17 @@ def create_app(
         )
     app.add_middleware(RequestTelemetry, metrics=runtime.metrics)
     return app
+
+
+def _ingest_routes() -> dict[str, APIRoute]:
+    wanted = {SINGLE_PATH, BATCH_PATH}
+    routes = {
+        route.path: route
+        for route in events.router.routes
+        if isinstance(route, APIRoute) and route.path in wanted and "POST" in (route.methods or ())
+    }
+    assert set(routes) == wanted, f"the events router lost a route: {sorted(routes)}"
+    return routes
 
 
 def openapi_document() -> dict[str, Any]:

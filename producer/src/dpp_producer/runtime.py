@@ -6,12 +6,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from dpp_producer.admission import FastAdmission
 from dpp_producer.auth import VerifiedTokens
 from dpp_producer.idempotency import IdempotencyGuard
 from dpp_producer.jwt_secret import jwt_secret
 from dpp_producer.metrics import ProducerMetrics
 from dpp_producer.publisher import EventPublisher
 from dpp_producer.settings import ProducerSettings
+from dpp_shared.events import REGISTRY
 from dpp_shared.kafka_config import producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings, TopicSettings
 from dpp_shared.topics import TopicNamespace
@@ -34,6 +36,7 @@ class ProducerRuntime:
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     _job_store: JobStore | None = None
     _job_store_lock: threading.Lock = field(default_factory=threading.Lock)
+    _fast_admission: FastAdmission | None = None
 
     @classmethod
     def build(
@@ -67,6 +70,13 @@ class ProducerRuntime:
             metrics=metrics,
             idempotency=IdempotencyGuard(idempotency_store, settings.idempotency_ttl_s),
         )
+
+    def fast_admission(self) -> FastAdmission:
+        """The whole-body validators of the registered types, built on first use (a few ms:
+        not at import, so a Lambda cold start pays for it only when a request needs it)."""
+        if self._fast_admission is None:
+            self._fast_admission = FastAdmission(REGISTRY, self.namespace)
+        return self._fast_admission
 
     def jwt_secret(self) -> str:
         return jwt_secret(self.settings)

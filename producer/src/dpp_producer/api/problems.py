@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,12 +17,12 @@ from dpp_producer.errors import (
     MethodNotAllowedError,
     NotFoundError,
     ProducerError,
-    ServiceUnavailableError,
 )
+from dpp_producer.ingest import PROBLEM_JSON, producer_error_of
 from dpp_producer.log import logger
 from dpp_shared.errors import DppError, FieldIssue
 
-PROBLEM_JSON = "application/problem+json"
+__all__ = ["PROBLEM_JSON", "as_producer_error", "install_problem_handler", "problem_response"]
 
 
 def problem_response(error: ProducerError, instance: str | None = None) -> Response:
@@ -47,11 +46,7 @@ def as_producer_error(error: Exception) -> ProducerError:
         if error.status_code == 404:
             return NotFoundError("no such resource")
         return MalformedRequestError(str(error.detail), headers=dict(error.headers or {}))
-    # The store module is imported lazily; if it raised, it is loaded.
-    store_errors = sys.modules.get("dpp_store.errors")
-    if store_errors is not None and isinstance(error, store_errors.StoreUnavailableError):
-        return ServiceUnavailableError("the job store is unavailable; retry shortly")
-    return ProducerError("an unexpected error occurred; it has been logged")
+    return producer_error_of(error)
 
 
 async def handle_error(request: Request, error: Exception) -> Response:

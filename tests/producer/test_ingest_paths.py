@@ -1,0 +1,117 @@
+"""The ingest fast paths agree with the parsed-body path they bypass: whole-body validation
+(`FastAdmission`) encodes the same records as `admit`, hands anything doubtful back to it, and
+the ASGI fast path serves POST /v1/events without FastAPI's route."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dpp_producer.admission import AdmissionContext, FastAdmission, admit
+from dpp_producer.api.routes import events as event_routes
+from dpp_producer.auth import Principal
+from dpp_shared.events import REGISTRY
+from dpp_shared.topics import TopicNamespace
+from tests.producer import factories
+from tests.producer.conftest import AppFactory
+
+NAMESPACE = TopicNamespace("t-fast.")
+TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+FIXED = {"id": "evt-1", "time": "2026-01-01T00:00:00+02:00"}
+
+
+def _context(scope: str = "events:*", correlation_id: str | None = "corr-1") -> AdmissionContext:
+    return AdmissionContext(
+        Principal("tester", frozenset({scope})), NAMESPACE, correlation_id, None, None
+    )
+
+
+@pytest.fixture(scope="module")
+def fast() -> FastAdmission:
+    return FastAdmission(REGISTRY, NAMESPACE)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        factories.demo_event(**FIXED),
+        factories.demo_event(**FIXED, subject="s", traceparent=TRACEPARENT, dataschema="urn:x"),
+        factories.demo_event(**FIXED, correlationid="mine", idempotencykey="k-1"),
+        factories.demo_event(**FIXED, correlationid=None, specversion="1.0"),
+        {**factories.embedding_event(), **FIXED},
+        {k: v for k, v in factories.demo_event(**FIXED).items() if k != "source"},
+    ],
+)
+def test_whole_body_validation_encodes_the_records_admit_encodes(
+    fast: FastAdmission, document: dict[str, Any]
+) -> None:
+    raw = json.dumps(document).encode()
+    expected = admit(json.loads(raw), _context())
+    got = fast.single(raw, _context())
+    assert got == expected
+    batch = fast.batch(json.dumps({"events": [document, document]}).encode(), _context(), 10)
+    assert batch == [expected, expected]
+    assert fast.batch(json.dumps([document]).encode(), _context(), 10) == [expected]
+
+
+def test_made_up_ids_and_times_are_fresh_and_well_formed(fast: FastAdmission) -> None:
+    raw = json.dumps(factories.demo_event()).encode()
+    first, second = fast.single(raw, _context()), fast.single(raw, _context())
+    assert first is not None and second is not None
+    assert first.event_id != second.event_id and not first.id_given
+    headers = dict(first.record.headers)
+    assert headers["ce_id"] == first.event_id.encode()
+    assert headers["ce_time"].endswith(b"Z")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"type": "no.such.type.v1", "data": {}}',
+        json.dumps(factories.demo_event(id=None)).encode(),
+        json.dumps(factories.demo_event(time=None)).encode(),
+        json.dumps(factories.demo_event(source=None)).encode(),
+        json.dumps(factories.demo_event(extra="field")).encode(),
+        json.dumps({**factories.demo_event(), "data": {"session_id": "s"}}).encode(),
+        b'{"type": "demo.echo.requested.v1", "data": {"session_id": "s", "message": NaN}}',
+        b"not json",
+        b"",
+    ],
+)
+def test_anything_doubtful_goes_back_to_admit(fast: FastAdmission, raw: bytes) -> None:
+    assert fast.single(raw, _context()) is None
+    assert fast.batch(b'{"events": [%s]}' % raw, _context(), 10) is None
+
+
+def test_batches_admit_must_word_go_back_to_it(fast: FastAdmission) -> None:
+    good = json.dumps(factories.demo_event()).encode()
+    assert fast.batch(b"[]", _context(), 10) is None  # empty: admit's 422
+    assert fast.batch(b"[%s,%s]" % (good, good), _context(), 1) is None  # too many: 413
+    embedding = json.dumps(factories.embedding_event()).encode()
+    # One entry the token may not publish: admit words that entry's 403.
+    assert fast.batch(b"[%s,%s]" % (good, embedding), _context("events:demo"), 10) is None
+    with pytest.raises(Exception, match="lacks scope"):
+        fast.single(embedding, _context("events:demo"))
+
+
+def test_the_asgi_fast_path_serves_events_without_the_fastapi_route(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def must_not_run(*_args: Any) -> Any:
+        raise AssertionError("the FastAPI route ran")
+
+    monkeypatch.setattr(event_routes, "ingest_event", must_not_run)
+    monkeypatch.setattr(event_routes, "ingest_batch", must_not_run)
+    with TestClient(make_app(), raise_server_exceptions=True) as client:
+        single = client.post("/v1/events", json=factories.demo_event(), headers=factories.auth())
+        batch = client.post(
+            "/v1/events:batch", json={"events": [factories.demo_event()]}, headers=factories.auth()
+        )
+    assert single.status_code == 202, single.text
+    assert single.headers["location"] == "/v1/jobs/" + single.json()["id"]
+    assert single.headers["x-correlation-id"]
+    assert batch.status_code == 207, batch.text
+    assert batch.json()["accepted_count"] == 1
