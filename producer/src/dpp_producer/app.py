@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -105,6 +106,21 @@ def _ingest_routes() -> dict[str, APIRoute]:
     }
     assert set(routes) == wanted, f"the events router lost a route: {sorted(routes)}"
     return routes
+
+
+def create_served_app() -> Any:
+    """The app as `dpp producer serve` runs it under granian: `create_app()` behind granian's
+    proxy-headers wrapper, trusting `FORWARDED_ALLOW_IPS` (default 127.0.0.1) as uvicorn's
+    `--proxy-headers` does. granian is a server-only dependency, imported here only."""
+    from granian.utils.proxies import wrap_asgi_with_proxy_headers  # noqa: PLC0415
+
+    trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    hosts: str | list[str] = (
+        "*"
+        if trusted.strip() == "*"
+        else [host.strip() for host in trusted.split(",") if host.strip()]
+    )
+    return wrap_asgi_with_proxy_headers(create_app(), trusted_hosts=hosts)
 
 
 def openapi_document() -> dict[str, Any]:
