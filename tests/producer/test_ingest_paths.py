@@ -115,3 +115,26 @@ def test_the_asgi_fast_path_serves_events_without_the_fastapi_route(
     assert single.headers["x-correlation-id"]
     assert batch.status_code == 207, batch.text
     assert batch.json()["accepted_count"] == 1
+
+
+def test_many_equal_observations_match_one_observe_each() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from dpp_producer.metrics import _observe_many
+
+    one, many = (
+        Histogram("h", "h", registry=CollectorRegistry(), buckets=(0.01, 0.1, 1.0))
+        for _ in range(2)
+    )
+    for value, count in ((0.05, 500), (2.0, 3), (0.01, 7)):
+        for _ in range(count):
+            one.observe(value)
+        _observe_many(many, value, count)
+    samples = [
+        [(s.name, s.labels, s.value) for metric in h.collect() for s in metric.samples
+         if not s.name.endswith("_created")]
+        for h in (one, many)
+    ]  # fmt: skip
+    assert [sample[:2] for sample in samples[0]] == [sample[:2] for sample in samples[1]]
+    # The sum of n equal values is n * value here, not n float additions: equal up to rounding.
+    assert [sample[2] for sample in samples[1]] == pytest.approx([s[2] for s in samples[0]])
