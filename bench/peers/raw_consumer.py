@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 
 from confluent_kafka import Consumer
@@ -27,11 +28,12 @@ def main() -> None:
     consumer.subscribe([topic])
     tally = Tally()
     # The scenario stops a peer once its commits reach the total, maybe before the loop
-    # noticed: leave through `finally`, so the tally is written.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    # noticed, maybe while it closes: end the loop, never interrupt the tally's writing.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     next_commit = time.monotonic() + COMMIT_INTERVAL_S
     try:
-        while tally.processed < count:
+        while tally.processed < count and not stopping.is_set():
             for message in consumer.consume(BATCH, 0.05):
                 if message.error() is not None:
                     continue
@@ -42,8 +44,8 @@ def main() -> None:
                 next_commit = time.monotonic() + COMMIT_INTERVAL_S
         consumer.commit(asynchronous=False)
     finally:
-        consumer.close()
         tally.write()
+        consumer.close()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -36,10 +37,11 @@ def main() -> None:
     consumer.subscribe([topic])
     tally = Tally()
     # The scenario stops a peer once its commits reach the total, maybe before the loop
-    # noticed: leave through `finally`, so the tally is written.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    # noticed, maybe while it closes: end the loop, never interrupt the tally's writing.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     try:
-        while tally.processed < count:
+        while tally.processed < count and not stopping.is_set():
             messages = [m for m in consumer.consume(BATCH, 0.05) if m.error() is None]
             if not messages:
                 continue
@@ -58,8 +60,8 @@ def main() -> None:
             producer.commit_transaction(TIMEOUT_S)
             tally.add(len(messages))
     finally:
-        consumer.close()
         tally.write()
+        consumer.close()
 
 
 if __name__ == "__main__":
