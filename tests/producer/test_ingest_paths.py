@@ -5,6 +5,7 @@ the ASGI fast path serves POST /v1/events without FastAPI's route."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,3 +139,38 @@ def test_many_equal_observations_match_one_observe_each() -> None:
     assert [sample[:2] for sample in samples[0]] == [sample[:2] for sample in samples[1]]
     # The sum of n equal values is n * value here, not n float additions: equal up to rounding.
     assert [sample[2] for sample in samples[1]] == pytest.approx([s[2] for s in samples[0]])
+
+
+def test_the_lambda_ingest_path_answers_without_fastapi_or_mangum(sqlite_url: str) -> None:
+    """A cold Lambda environment answers POST /v1/events (here a 401: no broker needed) from
+    the ingest service; FastAPI and Mangum are never imported."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys\n"
+        "import dpp_producer.lambda_handler as h\n"
+        "event = json.loads(open(sys.argv[1]).read())\n"
+        "response = h.serve(event, None)\n"
+        "assert response['statusCode'] == 401, response\n"
+        "assert response['headers']['content-type'] == 'application/problem+json'\n"
+        "assert response['headers']['x-correlation-id'] == 'corr-from-envelope'\n"
+        "print(sorted(m for m in ('fastapi', 'mangum', 'starlette') if m in sys.modules))\n"
+    )
+    env = {
+        **os.environ,
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "dpp-events",
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "DATABASE_URL": sqlite_url,
+        "DPP_ENV": "test",
+    }
+    event = Path(__file__).parent / "events" / "apigw_v2_post_event_no_token.json"
+    completed = subprocess.run(
+        [sys.executable, "-c", probe, str(event)],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.strip().splitlines()[-1] == "[]"

@@ -39,11 +39,13 @@ def create_app(
     topics: TopicSettings | None = None,
     aws: AwsSettings | None = None,
     manage_producer: bool = True,
+    runtime: ProducerRuntime | None = None,
 ) -> FastAPI:
     """Build the app; nothing connects here. With `manage_producer` the lifespan starts the
     Kafka producer at startup and flushes it at shutdown (uvicorn); Lambda passes False and
-    relies on the lazy start plus a flush after each invocation."""
-    runtime = ProducerRuntime.build(
+    relies on the lazy start, each request awaiting its own acknowledgements. `runtime` shares
+    one built elsewhere (the Lambda container's, whose ingest path serves without this app)."""
+    runtime = runtime or ProducerRuntime.build(
         settings or producer_settings(),
         kafka or kafka_settings(),
         aws or aws_settings(),

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from dpp_producer.admission import AdmissionContext, AdmittedEvent, admit
-from dpp_producer.auth import Principal
+from dpp_producer.auth import Principal, authenticate
 from dpp_producer.errors import (
     BodyTooLargeError,
     EventRejectedError,
@@ -28,7 +28,7 @@ from dpp_producer.errors import (
     ServiceUnavailableError,
     UnsupportedMediaTypeError,
 )
-from dpp_producer.idempotency import Answer, request_fingerprint
+from dpp_producer.idempotency import Answer, check_key, request_fingerprint
 from dpp_producer.log import logger
 from dpp_producer.publisher import Delivery
 from dpp_producer.runtime import ProducerRuntime
@@ -67,6 +67,19 @@ class Reply:
 
 
 # --- request checks every transport makes in the same order ---------------------------------
+
+
+def caller_principal(runtime: ProducerRuntime, authorization: str | None) -> Principal:
+    """Who calls (401 without a valid bearer token): the routes' dependency, the ASGI fast path
+    and the Lambda path all ask here."""
+    return authenticate(
+        authorization, runtime.jwt_secret(), runtime.settings.jwt_audience, runtime.verified_tokens
+    )
+
+
+def idempotency_key_of(header: str | None) -> str | None:
+    """The request's Idempotency-Key, checked (400 when malformed), or None."""
+    return None if header is None else check_key(header)
 
 
 def media_type_of(content_type: str | None) -> str:

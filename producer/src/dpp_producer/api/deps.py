@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from dpp_producer.auth import Principal, authenticate
-from dpp_producer.idempotency import check_key
+from dpp_producer.auth import Principal
+from dpp_producer.ingest import caller_principal, idempotency_key_of
 from dpp_producer.runtime import ProducerRuntime
 
 # Every dependency is `async def`: none does I/O (the JWT secret is fetched once, at startup on
@@ -26,9 +26,7 @@ async def get_principal(
     runtime: Runtime,
     authorization: Annotated[str | None, Header(description="Bearer <JWT>")] = None,
 ) -> Principal:
-    return authenticate(
-        authorization, runtime.jwt_secret(), runtime.settings.jwt_audience, runtime.verified_tokens
-    )
+    return caller_principal(runtime, authorization)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -44,7 +42,7 @@ async def get_idempotency_key(
         ),
     ] = None,
 ) -> str | None:
-    return None if idempotency_key is None else check_key(idempotency_key)
+    return idempotency_key_of(idempotency_key)
 
 
 IdempotencyKey = Annotated[str | None, Depends(get_idempotency_key)]
