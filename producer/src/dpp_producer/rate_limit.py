@@ -12,10 +12,11 @@ Every answer of a limited client carries the IETF RateLimit fields
 
 Where the buckets live (`DPP_RATE_LIMIT_BACKEND`):
 
-- ``memory``: in the process. With N processes behind one balancer (uvicorn ``--workers N``)
-  set `DPP_RATE_LIMIT_PROCESSES=N`: each process enforces 1/N of the rate and burst, which is
-  exact under round-robin balancing and stricter than configured when a client's requests land
-  unevenly. Free (no I/O). Not honest on Lambda, whose container count is unknown and changes.
+- ``memory``: in the process. With N processes behind one balancer (``dpp producer serve
+  --workers N``) set `DPP_RATE_LIMIT_PROCESSES=N`: each process enforces 1/N of the rate and
+  burst, which is exact under round-robin balancing and stricter than configured when a
+  client's requests land unevenly. Free (no I/O). Not honest on Lambda, whose container count
+  is unknown and changes.
 - ``database``: in the shared database (`rate_limit_buckets`), one atomic upsert per request
   (refill and take in one statement under the row lock): exact across any number of processes
   and Lambda containers, at the price of one database round trip per request.
