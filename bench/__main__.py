@@ -1,5 +1,6 @@
-"""`python -m bench run [--quick] [--scenario NAME]...`: start a sandbox broker, measure each
-scenario against its baseline in the same run, write bench/results/*.json and the table of
+"""`python -m bench run [--quick] [--scenario NAME]... [--baseline-ref REF]`: start a sandbox
+broker, measure each scenario against its baseline in the same run (and, with --baseline-ref,
+against a worktree of an earlier commit), write bench/results/*.json and the table of
 docs/performance.md, stop the broker."""
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
+from bench.baseline import BASELINE_SCENARIOS, baseline_worktree, merge
 from bench.broker import sandbox_broker
 from bench.context import BenchContext
 from bench.environment import machine_info, software_versions
@@ -24,6 +29,7 @@ from bench.results import (
     write_json,
 )
 from bench.scenarios import SCENARIOS
+from bench.server import Subject
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,10 +48,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-profile", action="store_true", help="skip the profiling runs")
     run.add_argument(
+        "--baseline-ref",
+        metavar="REF",
+        help="also run the scenarios whose subject is the API "
+        f"({', '.join(sorted(BASELINE_SCENARIOS))}) against a git worktree of REF (its own uv "
+        "venv) and report this checkout / REF; the others run once",
+    )
+    run.add_argument(
         "--no-doc", action="store_true", help="do not rewrite docs/performance.md's table"
     )
     commands.add_parser("table", help="print the table of the latest results")
     return parser
+
+
+@contextmanager
+def _baseline(ref: str | None) -> Iterator[Subject | None]:
+    if ref is None:
+        yield None
+        return
+    with baseline_worktree(ref) as subject:
+        yield subject
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,12 +77,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING)
     names = args.scenario or list(SCENARIOS)
+    if args.baseline_ref and not set(names) & BASELINE_SCENARIOS:
+        _parser().error(
+            f"--baseline-ref works with --scenario {' / '.join(sorted(BASELINE_SCENARIOS))}"
+        )
     results_dir: Path = args.results_dir or (RESULTS_DIR / "quick" if args.quick else RESULTS_DIR)
     machine, versions = machine_info(), software_versions()
     failed: list[str] = []
     with (
         tempfile.TemporaryDirectory(prefix="dpp-bench-") as work,
         sandbox_broker(args.bootstrap) as bootstrap,
+        _baseline(args.baseline_ref) as baseline,
     ):
         ctx = BenchContext(bootstrap, args.quick, Path(work), profile=not args.no_profile)
         for name in names:
@@ -69,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             load_before = [round(value, 2) for value in os.getloadavg()]
             try:
                 result = SCENARIOS[name](ctx)
+                if baseline is not None and name in BASELINE_SCENARIOS:
+                    print(f"== {name} @ {baseline.label}", file=sys.stderr, flush=True)
+                    merge(result, SCENARIOS[name](replace(ctx, subject=baseline, profile=False)),
+                          baseline)  # fmt: skip
             except Exception:
                 traceback.print_exc()
                 failed.append(name)

@@ -72,3 +72,18 @@ def delete_groups(bootstrap: str, groups: list[str]) -> None:
     for future in futures.values():
         with suppress(Exception):
             future.result(timeout=15)
+
+
+class LandedMismatchError(AssertionError):
+    """The records on the topic do not match the requests the API acknowledged."""
+
+
+def assert_landed(landed: int, acknowledged: int, in_flight: int, what: str) -> None:
+    """The API's handler really produced what it acknowledged: every acknowledged event is on
+    the topic, and at most `in_flight` more (requests still open when the load generator
+    stopped counting) landed without their answer being counted."""
+    if not acknowledged <= landed <= acknowledged + in_flight:
+        raise LandedMismatchError(
+            f"{what}: {landed} records landed on the topic for {acknowledged} acknowledged "
+            f"(+ up to {in_flight} in flight)"
+        )

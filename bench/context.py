@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.server import THIS_CHECKOUT, Subject
 from dpp_shared.kafka_config import producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings
 
@@ -16,6 +17,8 @@ class BenchContext:
     quick: bool
     work_dir: Path
     profile: bool = True
+    subject: Subject = THIS_CHECKOUT
+    """Whose producer API the ingest scenarios start (a baseline commit with --baseline-ref)."""
 
     def pick(self, quick: Any, full: Any) -> Any:
         """The quick-mode value or the full-run value of a parameter."""

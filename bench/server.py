@@ -1,8 +1,10 @@
-"""The producer API under test: uvicorn in its own process(es), as `dpp producer serve` runs it."""
+"""The producer API under test: uvicorn in its own process(es), as `dpp producer serve` runs it,
+from this checkout or from a baseline commit's worktree (`Subject`)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +34,55 @@ def _warm_up(url: str, token: str, workers: int) -> None:
         for _ in range(8 * workers):
             client.post("/v1/events", content=single_body()).raise_for_status()
             client.post("/v1/events:batch", content=batch_body(10)).raise_for_status()
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whose code a measurement runs: this checkout, or a worktree of an earlier commit with
+    its own virtualenv (`bench run --baseline-ref`)."""
+
+    label: str
+    python: str = sys.executable
+    root: Path = REPO
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.root != REPO
+
+
+THIS_CHECKOUT = Subject("this checkout")
+
+
+SERVERS = ("uvicorn", "granian")
+
+
+def server_command(server: str, python: str, port: int, workers: int) -> list[str]:
+    """The producer API under `server` (uvicorn: httptools and uvloop where installed, as
+    `dpp producer serve` runs it; granian: its ASGI interface with uvloop), access log off, the
+    app built by its factory in every worker."""
+    if server == "granian":
+        return [
+            python, "-m", "granian", "--interface", "asgi", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--loop", "uvloop", "--http", "1", "--no-ws", "--log-level", "warning",
+            "dpp_producer.app:create_app",
+        ]  # fmt: skip
+    return [
+        python, "-m", "uvicorn", "dpp_producer.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def server_available(server: str, subject: Subject) -> bool:
+    completed = subprocess.run(
+        [subject.python, "-c", f"import {server}"], capture_output=True, check=False, timeout=60
+    )
+    return completed.returncode == 0
+
+
+def server_label(workers: int, server: str = "uvicorn") -> str:
+    return f"{server} workers={workers}"
 
 
 @dataclass(frozen=True)
@@ -68,28 +119,29 @@ def producer_server(
     database_url: str | None = None,
     profile_to: Path | None = None,
     extra_env: dict[str, str] | None = None,
+    subject: Subject = THIS_CHECKOUT,
+    server: str = "uvicorn",
 ) -> Iterator[RunningServer]:
-    """Start `uvicorn dpp_producer.app:create_app --factory` with auth on (JWT_SECRET) and wait
-    until /healthz answers; the uvicorn access log is off (the app logs every accepted event).
-    With `profile_to`, one process runs under pyinstrument and writes its profile there."""
+    """Start the API (`server_command`) with auth on (JWT_SECRET) and wait until /healthz
+    answers; the access log is off (the app logs every accepted event).
+    With `profile_to`, one process runs under pyinstrument and writes its profile there. Its
+    temporary folder (log, SQLite files) is removed afterwards."""
     port = free_port()
     home = Path(tempfile.mkdtemp(prefix="dpp-bench-api-"))
     log_path = home / "server.log"
     database_url = database_url or f"sqlite:///{home / 'jobs.db'}"
-    command = [
-        sys.executable, "-m", "uvicorn", "dpp_producer.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
+    command = server_command(server, subject.python, port, workers)
     if profile_to is not None:
         command = [sys.executable, "-m", "bench.profiled_api", str(port), str(profile_to)]
     environment = server_environment(bootstrap, prefix, database_url)
-    environment["PYTHONPATH"] = str(REPO)
+    environment["PYTHONPATH"] = str(subject.root)
+    environment.pop("VIRTUAL_ENV", None)
     environment.update(extra_env or {})
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             command,
             env=environment,
+            cwd=subject.root,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -118,3 +170,5 @@ def producer_server(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             process.wait(10)
+        # One run's per-event log lines came to 144 MB: never leave them behind.
+        shutil.rmtree(home, ignore_errors=True)

@@ -15,6 +15,7 @@ wrk.method = "POST"
 wrk.body = io.open("%(body)s", "rb"):read("*a")
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "%(authorization)s"
+%(delay)s
 done = function(summary, latency, requests)
   io.write(string.format(
     '\\nWRK-JSON {"requests":%%d,"duration_us":%%d,"status_errors":%%d,"connect_errors":%%d,' ..
@@ -39,14 +40,19 @@ def run_wrk(
     connections: int,
     duration_s: float,
     threads: int = 1,
+    delay_ms: int | None = None,
 ) -> dict[str, Any]:
     """Closed-loop load: `connections` keep-alive connections each sending the next request as
-    soon as the previous one answered. Returns requests/s and latency percentiles (ms)."""
+    soon as the previous one answered (or `delay_ms` after it: a think time that holds the rate
+    below the maximum). Returns requests/s and latency percentiles (ms)."""
     with tempfile.TemporaryDirectory(prefix="dpp-bench-wrk-") as folder:
         body_path = Path(folder) / "body.json"
         body_path.write_bytes(body)
         script = Path(folder) / "post.lua"
-        script.write_text(_SCRIPT % {"body": body_path, "authorization": authorization})
+        delay = "" if delay_ms is None else f"delay = function() return {int(delay_ms)} end"
+        script.write_text(
+            _SCRIPT % {"body": body_path, "authorization": authorization, "delay": delay}
+        )
         completed = subprocess.run(
             [
                 "wrk", "-t", str(min(threads, connections)), "-c", str(connections),

@@ -1,7 +1,9 @@
 """`python -m bench.peers.cold_start EVENT_JSON`: one fresh Lambda execution environment: time
 the handler module's import, the app creation (what the first invocation builds), the first
 invocation (Kafka connection included) and a second one; prints JSON. The environment carries
-KAFKA_BOOTSTRAP_SERVERS, DPP_TOPIC_PREFIX, JWT_SECRET, DPP_ENV and DATABASE_URL."""
+KAFKA_BOOTSTRAP_SERVERS, DPP_TOPIC_PREFIX, JWT_SECRET, DPP_ENV and DATABASE_URL; with
+BENCH_COLD_WITH_APP=1 the app creation also builds the FastAPI app and Mangum adapter (what every
+cold start built before POST /v1/events went straight to the ingest service)."""
 
 from __future__ import annotations
 
@@ -42,7 +44,10 @@ def main() -> None:
     from dpp_producer import lambda_handler
 
     imported = time.perf_counter()
-    lambda_handler.container()
+    current = lambda_handler.container()
+    if os.environ.get("BENCH_COLD_WITH_APP"):
+        # What a cold start built before the Lambda ingest path: the FastAPI app and Mangum.
+        _ = current.adapter
     created = time.perf_counter()
     if profiler is not None and profile_to:
         from bench.profiling import render

@@ -1,14 +1,18 @@
 """`python -m bench.peers.raw_consumer BOOTSTRAP GROUP TOPIC COUNT`: the raw confluent-kafka
-baseline with the worker's commit semantics: consume in batches, process (a no-op), store each
-offset after processing, commit every 250 ms; exits after COUNT records."""
+baseline with the worker's commit semantics: consume in batches, process (count the record),
+store each offset after processing, commit every 250 ms; exits after COUNT records and writes
+its tally ($BENCH_COUNT_TO)."""
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 
 from confluent_kafka import Consumer
 
+from bench.peers.tally import Tally
 from dpp_shared.kafka_config import consumer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings
 
@@ -22,20 +26,25 @@ def main() -> None:
         consumer_config(KafkaSettings(bootstrap_servers=bootstrap), AwsSettings(), group)
     )
     consumer.subscribe([topic])
-    seen = 0
+    tally = Tally()
+    # The scenario stops a peer once its commits reach the total, maybe before the loop
+    # noticed, maybe while it closes: end the loop, never interrupt the tally's writing.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     next_commit = time.monotonic() + COMMIT_INTERVAL_S
     try:
-        while seen < count:
+        while tally.processed < count and not stopping.is_set():
             for message in consumer.consume(BATCH, 0.05):
                 if message.error() is not None:
                     continue
+                tally.add()
                 consumer.store_offsets(message=message)
-                seen += 1
             if time.monotonic() >= next_commit:
                 consumer.commit(asynchronous=True)
                 next_commit = time.monotonic() + COMMIT_INTERVAL_S
         consumer.commit(asynchronous=False)
     finally:
+        tally.write()
         consumer.close()
 
 

@@ -1,6 +1,7 @@
 """`python -m bench.peers.worker STORE`: the dpp worker (`run_worker`, settings from the usual
 env vars) with STORE `null` (bookkeeping that keeps nothing: the worker's own cost) or a
-database URL (the durable job store). Runs until SIGTERM, then drains.
+database URL (the durable job store). Runs until SIGTERM, then drains and writes the tally of
+job handler calls that returned ($BENCH_COUNT_TO).
 
 With BENCH_PROFILE_TO=<file> the poll loop and every job thread run under pyinstrument (one
 profiler per thread) and the profiles are written to <file> at exit."""
@@ -17,12 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from pyinstrument import Profiler
 
+from bench.peers.tally import Tally
 from bench.profiling import INTERVAL_S, render
 from dpp_consumer.bookkeeping import JobBook
+from dpp_consumer.context import JobContext
 from dpp_consumer.executor import JobPool
-from dpp_consumer.jobs import default_jobs
+from dpp_consumer.jobs import JobRegistry, default_jobs
+from dpp_consumer.jobs.registry import Handler
 from dpp_consumer.log import worker_logger
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.settings import worker_settings
@@ -123,8 +128,32 @@ def _profile_job_threads() -> None:
     JobPool._work = profiled  # type: ignore[method-assign,assignment]
 
 
+def _counting(handler: Handler, tally: Tally) -> Handler:
+    def counted(ctx: JobContext[Any]) -> BaseModel:
+        result = handler(ctx)
+        tally.add()
+        return result
+
+    return counted
+
+
+def counted_jobs(tally: Tally) -> JobRegistry:
+    """The platform's jobs, each handler wrapped to count the calls that returned."""
+    registry = JobRegistry()
+    for spec in default_jobs():
+        registry.job(
+            spec.event_type.name,
+            result=spec.result,
+            job_type=spec.job_type,
+            timeout_s=spec.timeout_s,
+            batchable=spec.batchable,
+        )(_counting(spec.handler, tally))
+    return registry
+
+
 def main() -> None:
     target = sys.argv[1]
+    tally = Tally()
     profile_to = os.environ.get("BENCH_PROFILE_TO")
     if profile_to:
         _profile_job_threads()
@@ -144,7 +173,7 @@ def main() -> None:
         aws=aws_settings(),
         namespace=TopicNamespace(topic_settings().topic_prefix),
         store=store,
-        registry=default_jobs(),
+        registry=counted_jobs(tally),
         metrics=WorkerMetrics(),
         logger=worker_logger(),
     )
@@ -157,6 +186,7 @@ def main() -> None:
         worker.run()
     finally:
         store.close()
+        tally.write()
     if profile_to:
         loop_profiler.stop()
         deadline = time.monotonic() + 5

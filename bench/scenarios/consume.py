@@ -1,6 +1,7 @@
-"""Consume: events/s of the dpp worker (no-op echo job) vs a raw confluent-kafka loop with the
-same commit semantics and vs FastStream; then jobs/s with the durable job store (SQLite,
-PostgreSQL). Each consumer is its own process; progress is read from the group's commits."""
+"""Consume: events/s of the dpp worker (no-op echo job) vs a raw confluent-kafka loop, a raw
+transactional loop with the worker's semantics and FastStream (two ack policies); then jobs/s
+with the durable job store (SQLite, PostgreSQL). Each consumer is its own process and counts
+what its handler processed; the count must equal the records sent."""
 
 from __future__ import annotations
 
@@ -16,33 +17,40 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from bench.broker import delete_groups, fresh_namespace
 from bench.context import BenchContext
+from bench.peers.tally import COUNT_ENV, Counted
 from bench.results import ScenarioResult, Target
 from bench.server import REPO
 from bench.workload import ECHO_TYPE, EVENT_BYTES, echo_records, fill_topic
 from dpp_shared.events import REGISTRY
 from dpp_shared.topics import TopicNamespace
 
+TARGET_RAW_TX_RATIO = 0.5
 TARGET_RAW_RATIO = 0.25
-TARGET_FASTSTREAM_FACTOR = 10.0
+TARGET_FASTSTREAM_FACTOR = 4.0
 TARGET_SQLITE_JOBS_S = 10_000.0
 TARGET_POSTGRES_JOBS_S = 5_000.0
 
 
+class CountMismatchError(AssertionError):
+    """A peer's handler did not process exactly the records sent: no ratio is printed."""
+
+
 @dataclass(frozen=True)
 class Drain:
-    """How fast one consumer committed a backlog of `total` records."""
+    """One consumer on a backlog of `total` records: how many its handler really processed,
+    timed by the handler itself from the first record to the last."""
 
     total: int
-    committed: int
+    processed: int
     seconds: float
 
     @property
     def rate(self) -> float:
-        return self.committed / self.seconds if self.seconds > 0 else 0.0
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
 
 
 def _committed(probe: Consumer, partitions: list[TopicPartition]) -> int:
@@ -60,40 +68,34 @@ def drain_backlog(
     log_path: Path,
     timeout_s: float,
 ) -> Drain:
-    """Start `command` and time its group's commits from the first one to `total` (so group
-    join and start-up are left out); the process is stopped afterwards."""
+    """Start `command`, wait until its group's commits reach `total`, stop it and read the
+    tally its handler kept; raises `CountMismatchError` unless it processed exactly `total`
+    records (a handler that fails while offsets advance is caught here, not in a ratio)."""
     probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
     partitions = [
         TopicPartition(topic, p)
         for p in probe.list_topics(topic, timeout=10).topics[topic].partitions
     ]
+    count_path = log_path.with_suffix(".count.json")
+    count_path.unlink(missing_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            command, env={**os.environ, **env, "PYTHONPATH": str(REPO)},
+            command, env={**os.environ, **env, "PYTHONPATH": str(REPO), COUNT_ENV: str(count_path)},
             stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
         )  # fmt: skip
-    started = time.monotonic()
     try:
-        deadline = started + timeout_s
-        first: tuple[float, int] | None = None
-        last = (time.monotonic(), 0)
+        deadline = time.monotonic() + timeout_s
+        committed = 0
         while time.monotonic() < deadline:
-            committed = _committed(probe, partitions)
-            now = time.monotonic()
-            if committed > 0 and first is None:
-                first = (now, committed)
-            last = (now, committed)
+            with suppress(KafkaException):  # coordinator still loading on a fresh broker
+                committed = _committed(probe, partitions)
             if committed >= total:
                 break
             if process.poll() is not None and process.returncode != 0:
                 raise RuntimeError(f"consumer exited {process.returncode}: {log_path}")
             time.sleep(0.05)
-        if first is None:
-            raise RuntimeError(f"nothing committed within {timeout_s}s: {log_path}")
-        if last[1] == first[1]:
-            # All of it committed at once (a tiny backlog): count start-up in, a lower bound.
-            return Drain(total, last[1], last[0] - started)
-        return Drain(total, last[1] - first[1], last[0] - first[0])
+        if committed < total:
+            raise RuntimeError(f"{committed}/{total} committed within {timeout_s}s: {log_path}")
     finally:
         probe.close()
         with suppress(ProcessLookupError):
@@ -103,6 +105,15 @@ def drain_backlog(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+    if not count_path.exists():
+        raise CountMismatchError(f"the peer wrote no tally ({count_path}): {log_path}")
+    counted = Counted.read(count_path)
+    if counted.processed != total or counted.first is None or counted.last is None:
+        raise CountMismatchError(
+            f"{command[2]}: the handler processed {counted.processed} of {total} records "
+            f"sent (log: {log_path})"
+        )
+    return Drain(total, counted.processed, counted.last - counted.first)
 
 
 @contextmanager
@@ -124,6 +135,9 @@ def _worker_env(
     }
 
 
+RESULTS_TOPIC = "dpp.job.results"
+
+
 def _measure(
     ctx: BenchContext,
     name: str,
@@ -135,8 +149,9 @@ def _measure(
 ) -> Drain:
     group = f"bench-{name}-{uuid.uuid4().hex[:8]}"
     with filled_topic(ctx, count) as (namespace, topic):
-        argv = [arg.format(bootstrap=ctx.bootstrap, group=group, topic=topic, count=count)
-                for arg in command]  # fmt: skip
+        fields = {"bootstrap": ctx.bootstrap, "group": group, "topic": topic, "count": count,
+                  "results": namespace.physical(RESULTS_TOPIC)}  # fmt: skip
+        argv = [arg.format(**fields) for arg in command]
         try:
             return drain_backlog(
                 ctx.bootstrap, group=group, topic=topic, total=count, command=argv,
@@ -147,25 +162,16 @@ def _measure(
             delete_groups(ctx.bootstrap, [group])
 
 
-RAW = [
-    sys.executable,
-    "-m",
-    "bench.peers.raw_consumer",
-    "{bootstrap}",
-    "{group}",
-    "{topic}",
-    "{count}",
-]
-WORKER_NULL = [sys.executable, "-m", "bench.peers.worker", "null"]
-WORKER = [sys.executable, "-m", "dpp_consumer"]
-FASTSTREAM = [
-    sys.executable,
-    "-m",
-    "bench.peers.faststream_noop",
-    "{bootstrap}",
-    "{group}",
-    "{topic}",
-]
+PY = sys.executable
+RAW = [PY, "-m", "bench.peers.raw_consumer", "{bootstrap}", "{group}", "{topic}", "{count}"]
+RAW_TX = [PY, "-m", "bench.peers.raw_transactional",
+          "{bootstrap}", "{group}", "{topic}", "{results}", "{count}"]  # fmt: skip
+WORKER_NULL = [PY, "-m", "bench.peers.worker", "null"]
+FASTSTREAM = [PY, "-m", "bench.peers.faststream_noop", "{bootstrap}", "{group}", "{topic}"]
+
+
+def _worker(url: str) -> list[str]:
+    return [PY, "-m", "bench.peers.worker", url]
 
 
 def run(ctx: BenchContext) -> ScenarioResult:
@@ -174,7 +180,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     durable_count = ctx.pick(3_000, 100_000)
     result = ScenarioResult(
         "consume",
-        "3. Consume: dpp worker vs raw confluent-kafka loop vs FastStream; durable job store",
+        "3. Consume: dpp worker vs raw confluent-kafka loops vs FastStream; durable job store",
         ctx.command("consume"),
         {
             "event_bytes": EVENT_BYTES,
@@ -182,49 +188,74 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "faststream_records": peer_count,
             "durable_records": durable_count,
             "job": "demo.echo (batchable no-op echo)",
-            "worker": "defaults: DPP_WORKER_CONCURRENCY=4, DPP_BATCH_SIZE=500, "
-            "DPP_COMMIT_INTERVAL_MS=250; outcomes (job.completed) published transactionally",
-            "raw": "consume(500), store_offsets after processing, async commit every 250 ms",
-            "faststream": "confluent backend, logger=None, AckPolicy.ACK (commit after handler)",
-            "timing": "from the group's first commit to the commit of the last record",
+            "worker": "bench.peers.worker (run_worker's Worker, handlers wrapped to count), "
+            "defaults: DPP_WORKER_CONCURRENCY=4, DPP_BATCH_SIZE=500, "
+            "DPP_COMMIT_INTERVAL_MS=250; outcomes (job.completed) and offsets in one "
+            "transaction; at least once, no duplicate results",
+            "raw": "consume(500), store_offsets after processing, async commit every 250 ms; "
+            "at least once, no result records",
+            "raw_transactional": "read_committed, consume(500), one result record per input, "
+            "one transaction per batch with send_offsets_to_transaction: the worker's semantics",
+            "faststream_default": "confluent backend, logger=None, default ack policy "
+            "(ACK_FIRST: auto-commit, offsets may pass a record before its handler ran: at "
+            "most once), no result records",
+            "faststream_ack": "AckPolicy.ACK: commit after each handler call (at least once), "
+            "no result records, no transaction",
+            "counting": "every peer's handler counts the records it processed; the scenario "
+            "fails unless that count equals the records sent",
+            "timing": "the handler's own clock, first to last record processed; the group's "
+            "commits must also reach the last record (checked, not timed)",
         },
     )
     raw = _measure(ctx, "raw", count, RAW)
-    result.add("raw confluent-kafka loop", events_per_s=round(raw.rate), records=raw.committed)
+    result.add("raw confluent-kafka loop (no results)", events_per_s=round(raw.rate),
+               records=raw.processed)  # fmt: skip
+    raw_tx = _measure(ctx, "raw-transactional", count, RAW_TX)
+    result.add(
+        "raw transactional consume->produce->commit loop (same semantics as the worker)",
+        baseline="raw", ratio=raw_tx.rate / raw.rate,
+        events_per_s=round(raw_tx.rate), records=raw_tx.processed,
+    )  # fmt: skip
     worker = _measure(ctx, "worker-null-store", count, WORKER_NULL)
     result.add(
         "dpp worker, echo job, bookkeeping off (null store)",
-        baseline="raw", ratio=worker.rate / raw.rate,
-        events_per_s=round(worker.rate), records=worker.committed,
+        baseline="raw transactional", ratio=worker.rate / raw_tx.rate,
+        events_per_s=round(worker.rate), records=worker.processed,
     )  # fmt: skip
-    faststream = _measure(ctx, "faststream", peer_count, FASTSTREAM)
+    faststream = _measure(ctx, "faststream-default", peer_count, [*FASTSTREAM, "default"])
     result.add(
-        "FastStream no-op (confluent, logging off)",
+        "FastStream, default ack policy (ACK_FIRST: at most once)",
         baseline="raw", ratio=faststream.rate / raw.rate,
-        events_per_s=round(faststream.rate), records=faststream.committed,
+        events_per_s=round(faststream.rate), records=faststream.processed,
+    )  # fmt: skip
+    faststream_ack = _measure(ctx, "faststream-ack", peer_count, [*FASTSTREAM, "ack"])
+    result.add(
+        "FastStream, AckPolicy.ACK (commit after handler: at least once)",
+        baseline="raw", ratio=faststream_ack.rate / raw.rate,
+        events_per_s=round(faststream_ack.rate), records=faststream_ack.processed,
     )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="dpp-bench-sqlite-") as folder:
-        sqlite = _measure(
-            ctx, "worker-sqlite", durable_count, WORKER, database_url=f"sqlite:///{folder}/jobs.db"
-        )
+        url = f"sqlite:///{folder}/jobs.db"
+        sqlite = _measure(ctx, "worker-sqlite", durable_count, _worker(url), database_url=url)
     result.add(
-        "dpp worker, echo job, SQLite job store (python -m dpp_consumer)",
-        baseline="raw", ratio=sqlite.rate / raw.rate,
-        events_per_s=round(sqlite.rate), records=sqlite.committed,
+        "dpp worker, echo job, SQLite job store",
+        baseline="raw transactional", ratio=sqlite.rate / raw_tx.rate,
+        events_per_s=round(sqlite.rate), records=sqlite.processed,
     )  # fmt: skip
     postgres = _measure_postgres(ctx, durable_count)
     if postgres is not None:
         result.add(
-            "dpp worker, echo job, PostgreSQL job store (python -m dpp_consumer)",
-            baseline="raw", ratio=postgres.rate / raw.rate,
-            events_per_s=round(postgres.rate), records=postgres.committed,
+            "dpp worker, echo job, PostgreSQL job store",
+            baseline="raw transactional", ratio=postgres.rate / raw_tx.rate,
+            events_per_s=round(postgres.rate), records=postgres.processed,
         )  # fmt: skip
     result.targets += [
+        Target("worker (null store) / raw transactional", worker.rate / raw_tx.rate,
+               TARGET_RAW_TX_RATIO),
         Target("worker (null store) / raw", worker.rate / raw.rate, TARGET_RAW_RATIO),
-        Target("worker (SQLite store) / raw", sqlite.rate / raw.rate, TARGET_RAW_RATIO),
-        Target("worker (null store) / FastStream", worker.rate / faststream.rate,
+        Target("worker (null store) / FastStream default", worker.rate / faststream.rate,
                TARGET_FASTSTREAM_FACTOR, unit="x"),
-        Target("worker (SQLite store) / FastStream", sqlite.rate / faststream.rate,
+        Target("worker (null store) / FastStream ACK", worker.rate / faststream_ack.rate,
                TARGET_FASTSTREAM_FACTOR, unit="x"),
         Target("jobs/s per worker, SQLite", sqlite.rate, TARGET_SQLITE_JOBS_S, unit="jobs/s"),
         Target("jobs/s per worker, PostgreSQL", postgres.rate if postgres else None,
@@ -268,6 +299,6 @@ def _measure_postgres(ctx: BenchContext, count: int) -> Drain | None:
         server.init()
         server.start()
         with fresh_postgres_database(server.url) as url:
-            return _measure(ctx, "worker-postgres", count, WORKER, database_url=url)
+            return _measure(ctx, "worker-postgres", count, _worker(url), database_url=url)
     finally:
         server.destroy()

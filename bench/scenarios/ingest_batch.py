@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 from bench import wrk
-from bench.broker import end_offsets, fresh_namespace
+from bench.broker import assert_landed, end_offsets, fresh_namespace
 from bench.context import BenchContext
 from bench.results import ScenarioResult, Target
-from bench.server import producer_server
+from bench.server import producer_server, server_available, server_label
 from bench.workload import ECHO_TYPE, EVENT_BYTES, batch_body, echo_records, fill_topic
 from dpp_shared.events import REGISTRY
 from dpp_shared.topics import TopicNamespace
@@ -34,12 +35,23 @@ def _raw_rate(ctx: BenchContext, count: int) -> float:
 
 
 def _api_rate(
-    ctx: BenchContext, batch: int, workers: int, duration_s: float, profile_to: Path | None
+    ctx: BenchContext,
+    batch: int,
+    workers: int,
+    duration_s: float,
+    profile_to: Path | None,
+    *,
+    server_name: str = "uvicorn",
 ) -> tuple[float, int, dict[str, float]]:
     with (
         fresh_namespace(ctx.bootstrap) as namespace,
         producer_server(
-            ctx.bootstrap, namespace.prefix, workers=workers, profile_to=profile_to
+            ctx.bootstrap,
+            namespace.prefix,
+            workers=workers,
+            profile_to=profile_to,
+            subject=ctx.subject,
+            server=server_name,
         ) as server,
     ):
         before = _on_topic(ctx.bootstrap, namespace)
@@ -52,6 +64,8 @@ def _api_rate(
             threads=1,
         )
         landed = _on_topic(ctx.bootstrap, namespace) - before
+        assert_landed(landed, (summary["requests"] - summary["errors"]) * batch,
+                      CONNECTIONS * batch, f"batch={batch}")  # fmt: skip
         seconds = summary["requests"] / summary["rps"] if summary["rps"] else duration_s
     return landed / seconds, summary["errors"], summary
 
@@ -79,12 +93,17 @@ def run(ctx: BenchContext) -> ScenarioResult:
     raw = _raw_rate(ctx, raw_count)
     result.add("raw confluent-kafka Producer (1 process)", events_per_s=round(raw))
     best: dict[int, float] = {}
-    for workers in workers_list:
+    configurations = [("uvicorn", workers) for workers in workers_list]
+    if not ctx.quick and server_available("granian", ctx.subject):
+        configurations.append(("granian", os.cpu_count() or 1))
+    for server_name, workers in configurations:
         for batch in batches:
-            rate, errors, summary = _api_rate(ctx, batch, workers, duration_s, None)
+            rate, errors, summary = _api_rate(
+                ctx, batch, workers, duration_s, None, server_name=server_name
+            )
             best[batch] = max(best.get(batch, 0.0), rate)
             result.add(
-                f"API batch={batch}, uvicorn workers={workers}",
+                f"API batch={batch}, {server_label(workers, server_name)}",
                 baseline="raw",
                 ratio=rate / raw,
                 events_per_s=round(rate),

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
 from dpp_consumer.offsets import PartitionKey
 from dpp_consumer.records import ConsumedRecord
-from dpp_consumer.units import Outcome, Unit
+from dpp_consumer.units import Outcome, Unit, UnitDeferredError
 from dpp_shared import headers as hdr
 
 RunUnit = Callable[[Unit], list[Outcome]]
@@ -34,10 +34,17 @@ class JobPool:
     """`concurrency` daemon threads running units. Daemon, so a job still running past the
     drain deadline never keeps the process alive: its record is simply redelivered."""
 
-    def __init__(self, concurrency: int, run_unit: RunUnit, on_crash: RunUnit) -> None:
+    def __init__(
+        self,
+        concurrency: int,
+        run_unit: RunUnit,
+        on_crash: RunUnit,
+        run_inline: RunUnit | None = None,
+    ) -> None:
         self.concurrency = concurrency
         self._run_unit = run_unit
         self._on_crash = on_crash
+        self._run_inline = run_inline or run_unit
         self._tasks: queue.SimpleQueue[Unit | None] = queue.SimpleQueue()
         self.completed: queue.SimpleQueue[Completion] = queue.SimpleQueue()
         self._threads = [
@@ -49,6 +56,19 @@ class JobPool:
 
     def submit(self, unit: Unit) -> None:
         self._tasks.put(unit)
+
+    def run_inline(self, unit: Unit) -> None:
+        """Run a fast unit on the calling (poll) thread: microsecond jobs no longer hop to a job
+        thread and back, nor queue for the GIL behind four job threads. Its completion goes to
+        the same queue, so bookkeeping, offsets and commits take the usual path."""
+        try:
+            outcomes = self._run_inline(unit)
+        except UnitDeferredError:
+            self.submit(unit)
+            return
+        except Exception:  # the runner's own failure: as on a job thread
+            outcomes = self._on_crash(unit)
+        self.completed.put((unit, outcomes))
 
     def _work(self) -> None:
         while (unit := self._tasks.get()) is not None:
@@ -89,8 +109,11 @@ class Executor:
         delayed_topics: Iterable[str],
         tracked: Callable[[PartitionKey], int] | None = None,
         topic_specs: Mapping[str, JobSpec] | None = None,
+        inline_fast_jobs: bool = False,
     ) -> None:
         self.pool = pool
+        # Batchable units run on the dispatching thread (`JobPool.run_inline`).
+        self.inline_fast_jobs = inline_fast_jobs
         self.registry = registry
         self.batch_size = batch_size
         self.partition_buffer = partition_buffer
@@ -139,7 +162,10 @@ class Executor:
                     break
                 work.in_flight.append(unit)
                 self.in_flight += 1
-                self.pool.submit(unit)
+                if self.inline_fast_jobs and unit.spec is not None and unit.spec.batchable:
+                    self.pool.run_inline(unit)
+                else:
+                    self.pool.submit(unit)
 
     def _next_unit(self, key: PartitionKey, work: PartitionWork, now: datetime) -> Unit | None:
         head = work.backlog[0]

@@ -7,6 +7,7 @@ module only orders them and turns each record into an :class:`Outcome`.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.outcomes import OutcomeRecords
 from dpp_consumer.records import ConsumedRecord
 from dpp_consumer.retry import Delivery, Failure
-from dpp_consumer.units import Outcome, Unit
+from dpp_consumer.units import Outcome, Unit, UnitDeferredError
 from dpp_shared.codec import KafkaRecord
 from dpp_shared.events import REGISTRY, EventRegistry
 from dpp_store import JobRecord, JobStart, JobStatus, StoreUnavailableError
@@ -74,6 +75,19 @@ class JobRunner:
         self.call_handler = HandlerCall(store=store, metrics=metrics, logger=logger)
         self._start_first = StartFirst(store)
         self._finish_together = FinishTogether(store)
+        # Set while a unit runs inline on the poll thread and has not yet reached the store.
+        self._inline = threading.local()
+
+    def run_inline(self, unit: Unit) -> list[Outcome]:
+        """`run` on the poll thread. If the store is unavailable at the unit's first store call
+        (nothing written yet), raises `UnitDeferredError` so a job thread retries it; a later
+        outage is waited out here, as on a job thread (nothing of the unit is visible until its
+        outcomes are committed, so either way the guarantees hold)."""
+        self._inline.deferrable = True
+        try:
+            return self.run(unit)
+        finally:
+            self._inline.deferrable = False
 
     def run(self, unit: Unit) -> list[Outcome]:
         jobs, rejected = dispatch(unit.records, self.registry, self.events)
@@ -320,10 +334,17 @@ class JobRunner:
         delay = 0.1
         while True:
             try:
-                return call()
+                result = call()
             except StoreUnavailableError as error:
+                if getattr(self._inline, "deferrable", False):
+                    raise UnitDeferredError(
+                        "job store unavailable; unit handed to a job thread"
+                    ) from error
                 if self.is_closing():
                     raise WorkerClosingError("store unavailable while closing") from error
                 self.logger.warning("job store unavailable; retrying", extra={"error": str(error)})
                 time.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_S)
+            else:
+                self._inline.deferrable = False
+                return result

@@ -42,3 +42,8 @@ class Outcome:
     def redeliver(cls, message: ConsumedRecord) -> Outcome:
         """Leave the record uncommitted: it comes back to this group later."""
         return cls(message.topic, message.partition, message.offset, False)
+
+
+class UnitDeferredError(Exception):
+    """A unit run inline on the poll thread met an unavailable job store before it wrote
+    anything: hand it to a job thread, which waits the store out without stalling the poll."""

@@ -129,7 +129,9 @@ class Worker:
             logger=self.logger,
             is_closing=self._closing.is_set,
         )
-        pool = JobPool(self.settings.worker_concurrency, runner.run, self._crashed_unit)
+        pool = JobPool(
+            self.settings.worker_concurrency, runner.run, self._crashed_unit, runner.run_inline
+        )
         self._executor = Executor(
             pool=pool,
             registry=self.registry,
@@ -138,6 +140,7 @@ class Worker:
             delayed_topics=self.retry_topics,
             tracked=self._offsets.unfinished,
             topic_specs=self._topic_specs(),
+            inline_fast_jobs=True,
         )
         config = consumer_config(
             self.kafka, self.aws, self.settings.consumer_group, role="worker"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
+from dpp_producer.api.ingest_asgi import BATCH_PATH, SINGLE_PATH, IngestFastPath
 from dpp_producer.api.middleware import RequestTelemetry
 from dpp_producer.api.openapi import install_openapi
 from dpp_producer.api.problems import install_problem_handler
@@ -36,11 +39,13 @@ def create_app(
     topics: TopicSettings | None = None,
     aws: AwsSettings | None = None,
     manage_producer: bool = True,
+    runtime: ProducerRuntime | None = None,
 ) -> FastAPI:
     """Build the app; nothing connects here. With `manage_producer` the lifespan starts the
     Kafka producer at startup and flushes it at shutdown (uvicorn); Lambda passes False and
-    relies on the lazy start, each request awaiting its own acknowledgements."""
-    runtime = ProducerRuntime.build(
+    relies on the lazy start, each request awaiting its own acknowledgements. `runtime` shares
+    one built elsewhere (the Lambda container's, whose ingest path serves without this app)."""
+    runtime = runtime or ProducerRuntime.build(
         settings or producer_settings(),
         kafka or kafka_settings(),
         aws or aws_settings(),
@@ -80,6 +85,9 @@ def create_app(
     app.include_router(events.router)
     app.include_router(jobs.router)
     app.include_router(health.router)
+    # Added first, so it runs innermost of the middleware: after telemetry and CORS, before
+    # FastAPI's router (see api/ingest_asgi.py).
+    app.add_middleware(IngestFastPath, runtime=runtime, routes=_ingest_routes())
     if runtime.settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -90,6 +98,32 @@ def create_app(
         )
     app.add_middleware(RequestTelemetry, metrics=runtime.metrics)
     return app
+
+
+def _ingest_routes() -> dict[str, APIRoute]:
+    wanted = {SINGLE_PATH, BATCH_PATH}
+    routes = {
+        route.path: route
+        for route in events.router.routes
+        if isinstance(route, APIRoute) and route.path in wanted and "POST" in (route.methods or ())
+    }
+    assert set(routes) == wanted, f"the events router lost a route: {sorted(routes)}"
+    return routes
+
+
+def create_served_app() -> Any:
+    """The app as `dpp producer serve` runs it under granian: `create_app()` behind granian's
+    proxy-headers wrapper, trusting `FORWARDED_ALLOW_IPS` (default 127.0.0.1) as uvicorn's
+    `--proxy-headers` does. granian is a server-only dependency, imported here only."""
+    from granian.utils.proxies import wrap_asgi_with_proxy_headers  # noqa: PLC0415
+
+    trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    hosts: str | list[str] = (
+        "*"
+        if trusted.strip() == "*"
+        else [host.strip() for host in trusted.split(",") if host.strip()]
+    )
+    return wrap_asgi_with_proxy_headers(create_app(), trusted_hosts=hosts)
 
 
 def openapi_document() -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""AWS Lambda entry point: the same FastAPI app behind API Gateway v2 (HTTP API) via Mangum.
+"""AWS Lambda entry point behind API Gateway v2 (HTTP API).
 
-Mangum rather than Powertools' own APIGatewayHttpResolver: one app, one set of routes, one
-OpenAPI document and one error handler serve uvicorn and Lambda alike; Powertools still supplies
-the Logger, Metrics (EMF) and Tracer around it.
+`POST /v1/events` and `/v1/events:batch` go straight to the ingest service
+(`dpp_producer.lambda_ingest`), the code path the server's ASGI fast path takes: a cold start
+imports neither FastAPI nor Mangum. Every other request goes to the same FastAPI app via Mangum,
+built on first need and sharing the container's runtime (one Kafka producer). Powertools
+supplies the Logger, Metrics (EMF) and Tracer around both.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dpp_producer.lambda_ingest import ingest_route
 from dpp_producer.log import logger as producer_logger
 
 METRICS_NAMESPACE = "dpp-events"
@@ -44,20 +47,46 @@ class EmfEventMetrics:
 
 
 class _Container:
-    """What one Lambda execution environment keeps between invocations, built on first use."""
+    """What one Lambda execution environment keeps between invocations, built on first use:
+    the runtime and the ingest path now, the FastAPI app only when a request needs it."""
 
     def __init__(self) -> None:
-        from mangum import Mangum  # noqa: PLC0415 - part of the measured cold start
-        from mangum.adapter import DEFAULT_TEXT_MIME_TYPES  # noqa: PLC0415
+        from dpp_producer.lambda_ingest import LambdaIngest  # noqa: PLC0415 - measured cold start
+        from dpp_producer.runtime import ProducerRuntime  # noqa: PLC0415
+        from dpp_producer.settings import producer_settings  # noqa: PLC0415
+        from dpp_shared.settings import (  # noqa: PLC0415
+            aws_settings,
+            kafka_settings,
+            topic_settings,
+        )
 
-        from dpp_producer.app import create_app  # noqa: PLC0415
-
-        self.app = create_app(manage_producer=False)
-        self.runtime = self.app.state.runtime
+        self.runtime = ProducerRuntime.build(
+            producer_settings(), kafka_settings(), aws_settings(), topic_settings()
+        )
         self.runtime.metrics.sinks.append(EmfEventMetrics())
-        # Problems are text too: without this Mangum would base64-encode them.
-        text_types = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"]
-        self.adapter = Mangum(self.app, lifespan="off", text_mime_types=text_types)
+        self.ingest = LambdaIngest(self.runtime)
+        self._app: Any = None
+        self._adapter: Handler | None = None
+
+    @property
+    def app(self) -> Any:
+        if self._app is None:
+            from dpp_producer.app import create_app  # noqa: PLC0415 - off the ingest path
+
+            self._app = create_app(manage_producer=False, runtime=self.runtime)
+        return self._app
+
+    @property
+    def adapter(self) -> Handler:
+        if self._adapter is None:
+            from mangum import Mangum  # noqa: PLC0415 - off the ingest path
+            from mangum.adapter import DEFAULT_TEXT_MIME_TYPES  # noqa: PLC0415
+
+            # Problems are text too: without this Mangum would base64-encode them.
+            text_types = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"]
+            mangum = Mangum(self.app, lifespan="off", text_mime_types=text_types)
+            self._adapter = cast(Handler, mangum)
+        return self._adapter
 
 
 _container: _Container | None = None
@@ -143,7 +172,12 @@ def serve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         }
     # One data point per invocation, so every EMF flush has a metric (and request counts).
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    response: dict[str, Any] = current.adapter(event, cast(Any, context))
+    route = ingest_route(event)
+    response: dict[str, Any]
+    if route is not None:
+        response = current.ingest(event, route, correlation)
+    else:
+        response = current.adapter(event, context)
     # No flush here. Each request has already awaited its own records (at most the ack timeout)
     # before answering, so whatever is still queued belongs to a request that answered 503 and
     # gave it up to at-least-once delivery. Flushing would wait on those records again: the 503

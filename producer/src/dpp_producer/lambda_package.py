@@ -18,9 +18,9 @@ from dpp_shared.errors import DppError
 
 # Provided by the AWS Lambda Python runtime; bundling them would only add ~25 MB.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
-# Needed only when serving with uvicorn, never on Lambda (uvloop and httptools are uvicorn's
-# fast event loop and HTTP parser).
-SERVER_ONLY = frozenset({"uvicorn", "click", "h11", "uvloop", "httptools"})
+# Needed only when serving with granian or uvicorn, never on Lambda (uvloop and httptools are
+# the servers' fast event loop and uvicorn's HTTP parser).
+SERVER_ONLY = frozenset({"granian", "uvicorn", "click", "h11", "uvloop", "httptools"})
 HANDLER = "dpp_producer.lambda_handler.handler"
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 # The python3.11 Lambda runtime runs on Amazon Linux 2 (glibc 2.26), so only manylinux2014

@@ -12,10 +12,11 @@ Every answer of a limited client carries the IETF RateLimit fields
 
 Where the buckets live (`DPP_RATE_LIMIT_BACKEND`):
 
-- ``memory``: in the process. With N processes behind one balancer (uvicorn ``--workers N``)
-  set `DPP_RATE_LIMIT_PROCESSES=N`: each process enforces 1/N of the rate and burst, which is
-  exact under round-robin balancing and stricter than configured when a client's requests land
-  unevenly. Free (no I/O). Not honest on Lambda, whose container count is unknown and changes.
+- ``memory``: in the process. With N processes behind one balancer (``dpp producer serve
+  --workers N``) set `DPP_RATE_LIMIT_PROCESSES=N`: each process enforces 1/N of the rate and
+  burst, which is exact under round-robin balancing and stricter than configured when a
+  client's requests land unevenly. Free (no I/O). Not honest on Lambda, whose container count
+  is unknown and changes.
 - ``database``: in the shared database (`rate_limit_buckets`), one atomic upsert per request
   (refill and take in one statement under the row lock): exact across any number of processes
   and Lambda containers, at the price of one database round trip per request.
@@ -33,12 +34,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from starlette.requests import Request
-
 from dpp_producer.auth import Principal
 from dpp_producer.errors import ProducerError
 
 if TYPE_CHECKING:
+    # Only annotated: the Lambda ingest path checks limits without importing Starlette.
+    from starlette.requests import Request
+
     from dpp_store import RateLimitStore
 
 DEFAULT_POLICY = "*"
@@ -243,8 +245,16 @@ async def check_rate_limit(
     request: Request, limiter: RateLimiter | None, principal: Principal
 ) -> None:
     """The per-client limit of one authenticated request (raises RateLimitedError)."""
+    headers = await rate_limit_headers(limiter, principal)
+    if headers:
+        setattr(request.state, RATE_LIMIT_STATE, headers)
+
+
+async def rate_limit_headers(limiter: RateLimiter | None, principal: Principal) -> dict[str, str]:
+    """Take one token for `principal`: the RateLimit fields its answer carries (none when no
+    policy applies), or RateLimitedError. Every transport (FastAPI dependency, ASGI fast path,
+    Lambda ingest) asks here."""
     if limiter is None or not limiter.enabled:
-        return
+        return {}
     decision = await limiter.check(principal)
-    if decision is not None:
-        setattr(request.state, RATE_LIMIT_STATE, decision.headers())
+    return {} if decision is None else decision.headers()

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from dpp_producer.admission import FastAdmission
 from dpp_producer.auth import VerifiedTokens
 from dpp_producer.event_ids import EventIds, derive_key
 from dpp_producer.idempotency import IdempotencyGuard
@@ -17,6 +18,7 @@ from dpp_producer.publisher import EventPublisher
 from dpp_producer.rate_limit import RateLimiter, build_rate_limiter
 from dpp_producer.settings import ProducerSettings
 from dpp_shared.errors import ConfigurationError
+from dpp_shared.events import REGISTRY
 from dpp_shared.kafka_config import producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings, TopicSettings
 from dpp_shared.topics import TopicNamespace
@@ -44,6 +46,7 @@ class ProducerRuntime:
     _rate_limit_store: RateLimitStore | None = None
     _job_store: JobStore | None = None
     _job_store_lock: threading.Lock = field(default_factory=threading.Lock)
+    _fast_admission: FastAdmission | None = None
 
     @classmethod
     def build(
@@ -86,6 +89,13 @@ class ProducerRuntime:
             runtime.rate_limit_store,
         )
         return runtime
+
+    def fast_admission(self) -> FastAdmission:
+        """The whole-body validators of the registered types, built on first use (a few ms:
+        not at import, so a Lambda cold start pays for it only when a request needs it)."""
+        if self._fast_admission is None:
+            self._fast_admission = FastAdmission(REGISTRY, self.namespace)
+        return self._fast_admission
 
     def jwt_secret(self) -> str:
         return jwt_secret(self.settings)

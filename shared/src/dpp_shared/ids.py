@@ -27,6 +27,10 @@ os.register_at_fork(after_in_child=_reseed)
 def uuid7() -> uuid.UUID:
     """A UUIDv7: 48-bit Unix milliseconds, then a 12-bit counter that keeps ids monotonic
     within one millisecond in this process, then 62 random bits."""
+    return uuid.UUID(int=_uuid7_int())
+
+
+def _uuid7_int() -> int:
     global _last_ms, _counter  # noqa: PLW0603 - process-wide monotonic state by design
     with _lock:
         now_ms = time.time_ns() // 1_000_000
@@ -46,9 +50,11 @@ def uuid7() -> uuid.UUID:
     value |= counter << 64
     value |= 0b10 << 62
     value |= rand
-    return uuid.UUID(int=value)
+    return value
 
 
 def new_id() -> str:
-    """A fresh UUIDv7 as the canonical hyphenated string."""
-    return str(uuid7())
+    """A fresh UUIDv7 as the canonical hyphenated string, formatted from the integer (building
+    a `uuid.UUID` and its `str` was a third of an id's cost, per event of a batch)."""
+    digits = f"{_uuid7_int():032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"

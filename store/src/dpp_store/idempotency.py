@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import CursorResult, Row, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dpp_store.database import StoreDatabase
+from dpp_store.database import StoreDatabase, writes
 from dpp_store.engine import translate_unavailable
 from dpp_store.schema import idempotency_table
 
@@ -57,6 +57,7 @@ class IdempotencyStore(StoreDatabase):
             row = conn.execute(statement).first()
         return None if row is None else IdempotencyRecord.from_row(row)
 
+    @writes
     def put(  # noqa: PLR0917 - positional, as the producer codes against it
         self,
         key: str,
@@ -105,6 +106,7 @@ class IdempotencyStore(StoreDatabase):
             row = conn.execute(stored).one()
         return IdempotencyRecord.from_row(row)
 
+    @writes
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete expired answers; returns how many were deleted."""
         statement = delete(idempotency_table).where(_KEYS.expires_at <= (now or self._now()))

@@ -15,7 +15,7 @@ from dpp_store.batches import (
     start_jobs,
     succeed_jobs,
 )
-from dpp_store.database import StoreDatabase
+from dpp_store.database import StoreDatabase, writes
 from dpp_store.engine import translate_unavailable
 from dpp_store.errors import JobNotFoundError
 from dpp_store.records import RECORD_COLUMNS, JobRecord, JobStart
@@ -71,6 +71,7 @@ class JobStore(StoreDatabase):
         """
         return self.begin_many([start])[start.job_id]
 
+    @writes
     def begin_many(self, starts: Iterable[JobStart]) -> dict[str, JobRecord]:
         """begin() for a batch in one transaction, with set-based statements (ON CONFLICT)."""
         unique = {start.job_id: start for start in starts}  # one row may be touched once
@@ -88,6 +89,7 @@ class JobStore(StoreDatabase):
 
     # -- progress ----------------------------------------------------------------------------
 
+    @writes
     def report_progress(self, job_id: str, progress: float, message: str | None = None) -> None:
         """Record progress (0.0 to 1.0) of a job that has not finished; ignored once terminal."""
         if not 0.0 <= progress <= 1.0:
@@ -100,6 +102,7 @@ class JobStore(StoreDatabase):
             updated_at=self._now(),
         )
 
+    @writes
     def save_checkpoint(
         self,
         job_id: str,
@@ -120,6 +123,7 @@ class JobStore(StoreDatabase):
 
     # -- outcomes ----------------------------------------------------------------------------
 
+    @writes
     def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
         """Record the result; False if the job was already terminal (another worker won)."""
         now = self._now()
@@ -139,6 +143,7 @@ class JobStore(StoreDatabase):
             updated: CursorResult[Any] = connection.execute(statement)
             return updated.rowcount == 1
 
+    @writes
     def succeed_many(self, results: Mapping[str, dict[str, Any]]) -> set[str]:
         """succeed() for a batch in one transaction; returns the ids that succeeded now."""
         if not results:
@@ -147,6 +152,7 @@ class JobStore(StoreDatabase):
         with translate_unavailable("recording results"), self._writer.begin() as connection:
             return succeed_jobs(connection, list(results.items()), now)
 
+    @writes
     def finish_many(
         self, starts: Sequence[JobStart], results: Mapping[str, dict[str, Any]]
     ) -> set[str]:
@@ -164,6 +170,7 @@ class JobStore(StoreDatabase):
         with translate_unavailable("recording results"), self._writer.begin() as connection:
             return finish_jobs(connection, rows, now)
 
+    @writes
     def fail(self, job_id: str, error: str, *, dead: bool) -> bool:
         """Record a failed attempt: FAILED (a retry is scheduled) or, if dead, DEAD for good.
 

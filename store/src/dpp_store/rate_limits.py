@@ -6,7 +6,7 @@ from functools import cache
 
 from sqlalchemy import TextClause, text
 
-from dpp_store.database import StoreDatabase
+from dpp_store.database import StoreDatabase, writes
 from dpp_store.engine import translate_unavailable
 
 
@@ -39,6 +39,7 @@ def _take_statement(dialect: str) -> TextClause:
 class RateLimitStore(StoreDatabase):
     """The `rate_limit_buckets` table (migration 0002)."""
 
+    @writes
     def take(self, bucket: str, *, rate: float, burst: float, now: float) -> tuple[bool, float]:
         """Take one token from `bucket` (refilled at `rate` per second up to `burst`) at time
         `now` (epoch seconds): whether it was there, and the tokens left afterwards."""

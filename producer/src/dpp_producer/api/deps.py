@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from dpp_producer.auth import Principal, authenticate
-from dpp_producer.idempotency import check_key
+from dpp_producer.auth import Principal
+from dpp_producer.ingest import caller_principal, idempotency_key_of
 from dpp_producer.rate_limit import check_rate_limit
 from dpp_producer.runtime import ProducerRuntime
 
@@ -28,13 +28,7 @@ async def get_principal(
     runtime: Runtime,
     authorization: Annotated[str | None, Header(description="Bearer <JWT>")] = None,
 ) -> Principal:
-    principal = authenticate(
-        authorization,
-        runtime.hs256_secret(),
-        runtime.settings.jwt_audience,
-        runtime.verified_tokens,
-        runtime.identity_provider,
-    )
+    principal = caller_principal(runtime, authorization)
     await check_rate_limit(request, runtime.rate_limiter, principal)
     return principal
 
@@ -52,7 +46,7 @@ async def get_idempotency_key(
         ),
     ] = None,
 ) -> str | None:
-    return None if idempotency_key is None else check_key(idempotency_key)
+    return idempotency_key_of(idempotency_key)
 
 
 IdempotencyKey = Annotated[str | None, Depends(get_idempotency_key)]

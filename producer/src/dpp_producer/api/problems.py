@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,12 +17,11 @@ from dpp_producer.errors import (
     MethodNotAllowedError,
     NotFoundError,
     ProducerError,
-    ServiceUnavailableError,
 )
-from dpp_producer.log import logger
+from dpp_producer.ingest import PROBLEM_JSON, log_failure, producer_error_of
 from dpp_shared.errors import DppError, FieldIssue
 
-PROBLEM_JSON = "application/problem+json"
+__all__ = ["PROBLEM_JSON", "as_producer_error", "install_problem_handler", "problem_response"]
 
 
 def problem_response(error: ProducerError, instance: str | None = None) -> Response:
@@ -47,30 +45,14 @@ def as_producer_error(error: Exception) -> ProducerError:
         if error.status_code == 404:
             return NotFoundError("no such resource")
         return MalformedRequestError(str(error.detail), headers=dict(error.headers or {}))
-    # The store module is imported lazily; if it raised, it is loaded.
-    store_errors = sys.modules.get("dpp_store.errors")
-    if store_errors is not None and isinstance(error, store_errors.StoreUnavailableError):
-        return ServiceUnavailableError("the job store is unavailable; retry shortly")
-    return ProducerError("an unexpected error occurred; it has been logged")
+    return producer_error_of(error)
 
 
 async def handle_error(request: Request, error: Exception) -> Response:
     mapped = as_producer_error(error)
     if mapped.status >= 500:
-        _log_failure(request, error, mapped)
+        log_failure(request.url.path, error, mapped)
     return problem_response(mapped, instance=request.url.path)
-
-
-def _log_failure(request: Request, error: Exception, mapped: ProducerError) -> None:
-    """A traceback only for the unexpected. An outage the API answers as designed (503 while
-    the broker is paused or the store is down, 502 when the broker refuses) logs one line per
-    request with its reason: a traceback per request would flood the log during an outage."""
-    extra = {"path": request.url.path, "status": mapped.status}
-    if mapped.status == 500 and not isinstance(error, ProducerError):
-        logger().exception("request failed", extra=extra)
-        return
-    reason = mapped.detail if error is mapped else f"{mapped.detail} ({error})"
-    logger().warning("request answered %d: %s", mapped.status, reason, extra=extra)
 
 
 def install_problem_handler(app: FastAPI) -> None:
