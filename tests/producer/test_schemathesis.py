@@ -54,6 +54,9 @@ def test_no_server_errors_and_responses_match_the_schema(
             @given(case=st.one_of(strategies))
             @settings(
                 max_examples=MAX_EXAMPLES,
+                # The same cases every run: CI must not pass or fail by the draw. Explore new
+                # seeds by hand with --hypothesis-seed (it found the `source` mismatch).
+                derandomize=True,
                 deadline=None,
                 database=None,
                 suppress_health_check=list(HealthCheck),

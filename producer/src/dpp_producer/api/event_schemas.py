@@ -42,6 +42,9 @@ def event_components(registry: EventRegistry = REGISTRY) -> dict[str, dict[str, 
         properties["data"] = {"$ref": COMPONENTS + event_type.payload.__name__}
         # The envelope checks this in a validator; say it in the schema too.
         properties["traceparent"]["anyOf"][0]["pattern"] = TRACEPARENT_PATTERN.pattern
+        # The API names the caller as the source when an event has none (admission), so a
+        # request without one is valid: the document must not claim otherwise.
+        typed["required"] = [name for name in typed.get("required", []) if name != "source"]
         typed["title"] = f"{event_type.name} event"
         typed["description"] = f"A CloudEvents 1.0 event of type {event_type.name}."
         components[_envelope_name(event_type.payload.__name__)] = typed
