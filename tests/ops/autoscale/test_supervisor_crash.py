@@ -3,6 +3,7 @@ and the local autoscaler's default cap counts only the partitions that lag."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ from dpp_ops.autoscale.supervisor import (
     read_status_file,
     status_file_publisher,
 )
+from dpp_ops.autoscale.supervisor import log as supervisor_log
 from dpp_ops.lag import LagReader
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from tests.ops.test_worker_pool import WORKER
@@ -30,8 +32,13 @@ INTERVAL_S = 300.0  # no second decision happens during the test
 
 
 def test_a_crashed_worker_is_replaced_at_once(
-    kafka_bootstrap: str, topic_namespace: TopicNamespace, group: str, tmp_path: Path
+    kafka_bootstrap: str,
+    topic_namespace: TopicNamespace,
+    group: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger=supervisor_log.name)
     pool = WorkerPool(
         lambda port: [sys.executable, "-c", WORKER, str(port), "drain"], {}, tmp_path / "logs"
     )
@@ -58,13 +65,17 @@ def test_a_crashed_worker_is_replaced_at_once(
         victim = first.pids[0]
         killed_at = time.monotonic()
         os.kill(victim, signal.SIGKILL)
-        replaced = wait_until(
+        wait_until(
             lambda: status_where(lambda s: len(s.pids) == 2 and victim not in s.pids),
             10, "the crashed worker replaced",
         )  # fmt: skip
         took = time.monotonic() - killed_at
         assert took < 5, f"replaced after {took:.1f}s"
-        assert replaced.reason == "replaced 1 crashed worker(s)"
+        # The status may already show the next decision (a fresh broker retries lag reads
+        # quickly); the replacement itself is in the log, once.
+        replacements = [r for r in caplog.records if "replaced by worker" in r.getMessage()]
+        assert len(replacements) == 1, [r.getMessage() for r in caplog.records]
+        assert f"pid {victim}" not in replacements[0].getMessage()
         assert all(worker.running for worker in pool.active) and pool.size == 2
     finally:
         supervisor.stop()

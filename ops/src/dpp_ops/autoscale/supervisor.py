@@ -88,7 +88,8 @@ class Supervisor:
         from dpp_ops.autoscale.policy import decide, loads_of  # noqa: PLC0415
 
         with self._pool_lock:
-            self._reap()
+            # Whichever thread finds a crashed worker first replaces it the same way.
+            self.replace_crashed()
         lag = self.reader.read_group(self.group, self.topics)
         subscribed = set(self.topics)
         mine = [p for p in lag.partitions if p.topic in subscribed]
