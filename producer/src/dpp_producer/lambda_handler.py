@@ -20,11 +20,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dpp_producer.correlation import CORRELATION_HEADER, first_correlation_id
 from dpp_producer.lambda_ingest import ingest_route
 from dpp_producer.log import logger as producer_logger
 
 METRICS_NAMESPACE = "dpp-events"
-CORRELATION_HEADER = "x-correlation-id"
 # Peek into bodies up to this size for the envelope's correlationid (single events only).
 _PEEK_LIMIT_BYTES = 256 * 1024
 
@@ -110,13 +110,13 @@ def correlation_id(event: dict[str, Any]) -> str | None:
     """The request's X-Correlation-Id, else the envelope's `correlationid`, else the API Gateway
     request id."""
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
-    if headers.get(CORRELATION_HEADER):
-        return str(headers[CORRELATION_HEADER])
-    envelope_correlation = _envelope_correlation_id(event)
-    if envelope_correlation:
-        return envelope_correlation
+    sent = headers.get(CORRELATION_HEADER)
     request_id = (event.get("requestContext") or {}).get("requestId")
-    return str(request_id) if request_id else None
+    return first_correlation_id(
+        str(sent) if sent is not None else None,
+        _envelope_correlation_id(event),
+        str(request_id) if request_id else None,
+    )
 
 
 def _envelope_correlation_id(event: dict[str, Any]) -> str | None:

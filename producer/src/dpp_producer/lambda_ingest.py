@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
+from dpp_producer.correlation import CORRELATION_HEADER
 from dpp_producer.errors import MalformedRequestError
 from dpp_producer.ingest import (
     BATCH_MEDIA_TYPES,
@@ -42,7 +43,6 @@ _ROUTES: dict[str, tuple[Collection[str], Publish]] = {
     SINGLE_PATH: (SINGLE_MEDIA_TYPES, publish_event),
     BATCH_PATH: (BATCH_MEDIA_TYPES, publish_batch),
 }
-CORRELATION_HEADER = "x-correlation-id"
 
 
 def ingest_route(event: dict[str, Any]) -> str | None:

@@ -7,27 +7,25 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dpp_producer.correlation import CORRELATION_HEADER, first_correlation_id
 from dpp_producer.metrics import ProducerMetrics
 from dpp_producer.rate_limit import RATE_LIMIT_STATE
 from dpp_shared.ids import new_id
 
-CORRELATION_HEADER = "x-correlation-id"
-_MAX_CORRELATION_LENGTH = 128
+_HEADER_BYTES = CORRELATION_HEADER.encode()
 
 
 def correlation_id_of(scope: Scope) -> str:
     """The caller's X-Correlation-Id, else API Gateway's request id (Lambda), else a new id."""
-    for name, value in scope.get("headers", ()):
-        if name == CORRELATION_HEADER.encode():
-            text: str = value.decode("latin-1").strip()
-            if text and len(text) <= _MAX_CORRELATION_LENGTH and text.isprintable():
-                return text
+    header = next(
+        (v.decode("latin-1") for n, v in scope.get("headers", ()) if n == _HEADER_BYTES), None
+    )
     aws_event: Any = scope.get("aws.event")  # set by Mangum on Lambda
+    request_id = None
     if isinstance(aws_event, dict):
-        request_id = aws_event.get("requestContext", {}).get("requestId")
-        if isinstance(request_id, str) and request_id:
-            return str(request_id)
-    return new_id()
+        found = aws_event.get("requestContext", {}).get("requestId")
+        request_id = found if isinstance(found, str) else None
+    return first_correlation_id(header, request_id) or new_id()
 
 
 class RequestTelemetry:
