@@ -198,7 +198,7 @@ def test_writer_replays_a_dead_letter_once_and_pauses_and_resumes_a_job_type(
                 "document.querySelector('#job-types tr[data-job-type=\"echo\"] button').click()"
             )
             wait_until(lambda: dom(browser)["jobTypes"]["echo"] == "running", 30, "echo resumed")
-            wait_until(lambda: not follower.poll() or follower.paused() == set(), 10, "resume seen")
+            wait_until(lambda: not follower.poll() or follower.paused() == set(), 30, "resume seen")
             assert follower.paused() == set() and follower.states["echo"].paused is False
         finally:
             follower.close()
