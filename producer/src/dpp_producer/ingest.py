@@ -288,10 +288,6 @@ def _failure_body(index: int, item: Any, error: ProducerError) -> bytes:
     return entry.model_dump_json(exclude_none=True).encode()
 
 
-def _given_id(event: AdmittedEvent) -> dict[str, str]:
-    return {"id": event.event_id} if event.id_given else {}
-
-
 def _accepted_entry(index: int, admitted: AdmittedEvent, delivery: Delivery) -> dict[str, Any]:
     # `BatchEntry(...).model_dump_json(exclude_none=True)` of an accepted event, field order kept.
     return {
