@@ -20,6 +20,7 @@ from typing import Any
 
 from dpp_cli.sandbox.distribution import KAFKA_VERSION, java_executable, kafka_libs
 from dpp_cli.sandbox.errors import SandboxError
+from dpp_cli.stack.stopping import stop_signals_held
 from dpp_ops.children import die_with_parent, kill_group
 from dpp_ops.ports import free_port
 
@@ -174,27 +175,29 @@ class KafkaSandbox:
         libs = kafka_libs()
         state = self._prepare(java, libs, progress)
         progress(f"starting Kafka {KAFKA_VERSION} (KRaft) on 127.0.0.1:{state.port}")
-        log = Path(state.log_file).open("ab")  # noqa: SIM115 - handed to the child process
-        process = subprocess.Popen(
-            [
-                java, f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC",
-                "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-                "-cp", f"{libs}/*", "kafka.Kafka", str(Path(state.data_dir) / "server.properties"),
-            ],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent() if self.attached else None,  # noqa: PLW1509
-        )  # fmt: skip
+        process: subprocess.Popen[bytes] | None = None
         try:
-            log.close()
-            state.pid = process.pid
+            with stop_signals_held(), Path(state.log_file).open("ab") as log:
+                process = subprocess.Popen(
+                    [
+                        java, f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC",
+                        "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
+                        f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                        "-cp", f"{libs}/*", "kafka.Kafka",
+                        str(Path(state.data_dir) / "server.properties"),
+                    ],
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    preexec_fn=die_with_parent() if self.attached else None,  # noqa: PLW1509
+                )  # fmt: skip
+                state.pid = process.pid
             self.state_file.write_text(json.dumps(asdict(state), indent=2))
             self._wait_ready(state, progress)
         except BaseException:
             # Interrupted or failed before it answered: a broker nobody waits for any more must
             # not keep running detached (and holding the port) behind the user's back.
-            _stop_child(process)
+            if process is not None:
+                _stop_child(process)
             self._forget(state)
             raise
         return self.status()

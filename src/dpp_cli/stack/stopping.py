@@ -6,6 +6,7 @@ import contextlib
 import os
 import select
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -52,6 +53,29 @@ def stop_signals_deferred() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Inside the block (starting a child whose pid the caller must learn), a stop signal waits
+    and is delivered again, to the handler in place before, when the block ends.
+
+    `subprocess.Popen` returns only after the child has exec'd; a `StopRequested` raised inside
+    it would lose the only handle on a child that is already running, in its own session."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers run in the main thread only: nothing can interrupt this one
+        return
+    arrived: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, _f: arrived.append(signum)) for sig in STOP_SIGNALS
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if arrived:
+            signal.raise_signal(arrived[0])
 
 
 def output_closed(fds: tuple[int, ...] = (1, 2)) -> bool:
