@@ -77,7 +77,7 @@ def test_autoscaler_follows_the_lag_without_losing_or_duplicating_jobs(
     with log_file.open("wb") as log:
         supervisor = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: workers() == MAX_WORKERS, 60, f"{MAX_WORKERS} workers", every_s=0.1)
+        wait_until(lambda: workers() == MAX_WORKERS, 120, f"{MAX_WORKERS} workers", every_s=0.1)
         gauge = f'dpp_autoscale_workers{{group="{group}"}} {MAX_WORKERS}.0'
         wait_until(lambda: gauge in scrape(metrics_port), 10, "the worker count on /metrics")
         store = JobStore.from_url(database_url)
@@ -87,10 +87,10 @@ def test_autoscaler_follows_the_lag_without_losing_or_duplicating_jobs(
                 (job := store.get(i)) is not None and job.status == JobStatus.SUCCEEDED for i in ids
             )
 
-        wait_until(all_succeeded, 120, f"{JOBS} jobs to succeed", every_s=0.5)
+        wait_until(all_succeeded, 180, f"{JOBS} jobs to succeed", every_s=0.5)
         wait_until(
             lambda: workers() == 1 and (s := read_status_file(status_file)) and s.draining == 0,
-            60, "scale back to the minimum after the cooldown", every_s=0.1,
+            120, "scale back to the minimum after the cooldown", every_s=0.1,
         )  # fmt: skip
     finally:
         supervisor.send_signal(signal.SIGTERM)
