@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from confluent_kafka import (
-    Consumer,
     ConsumerGroupTopicPartitions,
     IsolationLevel,
     KafkaError,
@@ -17,6 +16,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
+from dpp_ops.committed import committed_offsets, offset_fetch_consumer
 from dpp_ops.errors import OpsError
 
 # Group states in which nobody holds the partitions: Kafka's ConsumerGroupCommand resets
@@ -221,22 +221,12 @@ class OffsetResetter:
         return sorted(meta.partitions)
 
     def _committed(self, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
-        # OffsetFetch through a consumer that never subscribes (so it never joins the group):
-        # AdminClient.list_consumer_group_offsets crashes confluent-kafka 2.x (SIGSEGV) when
-        # the broker is still loading its offsets topic.
-        consumer = Consumer({**self._config, "group.id": group, "enable.auto.commit": False})
+        consumer = offset_fetch_consumer(self._config, group)
         try:
-            wanted = [TopicPartition(topic, p) for p in partitions]
-            answer = consumer.committed(wanted, timeout=self._timeout_s)
+            found = committed_offsets(consumer, [(topic, p) for p in partitions], self._timeout_s)
         finally:
             consumer.close()
-        found: dict[int, int] = {}
-        for tp in answer:
-            if tp.error is not None:
-                raise KafkaException(tp.error)
-            if tp.offset >= 0:
-                found[tp.partition] = tp.offset
-        return found
+        return {partition: offset for (_topic, partition), offset in found.items()}
 
     def _list(self, topic: str, partitions: list[int], spec: OffsetSpec) -> dict[int, int]:
         futures = self._admin.list_offsets(

@@ -10,10 +10,8 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from confluent_kafka import (
-    OFFSET_INVALID,
     TIMESTAMP_NOT_AVAILABLE,
     Consumer,
-    ConsumerGroupTopicPartitions,
     IsolationLevel,
     KafkaError,
     KafkaException,
@@ -21,6 +19,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
+from dpp_ops.committed import committed_offsets, offset_fetch_consumer
 from dpp_ops.errors import LagReadError
 from dpp_ops.lag.model import GroupLag, LagSource, PartitionLag
 
@@ -89,6 +88,7 @@ class LagReader:
         self._clock = clock
         self._admin = AdminClient(self._base)
         self._consumer: Consumer | None = None
+        self._group_consumers: dict[str, Consumer] = {}
 
     def __enter__(self) -> Self:
         return self
@@ -102,10 +102,13 @@ class LagReader:
         self.close()
 
     def close(self) -> None:
-        """Close the probe consumer (the AdminClient holds no group state)."""
+        """Close the probe and offset-fetch consumers (the AdminClient holds no group state)."""
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
+        for consumer in self._group_consumers.values():
+            consumer.close()
+        self._group_consumers.clear()
 
     def read_group(self, group: str, topics: Iterable[str] = ()) -> GroupLag:
         """Lag of ``group`` on every partition it committed, is assigned, or is in ``topics``.
@@ -117,8 +120,12 @@ class LagReader:
         for attempt in range(READ_ATTEMPTS):
             try:
                 state, members, owners = self._describe(group)
-                committed = self._committed(group)
-                offsets = self._offsets(set(committed) | set(owners) | self._partitions_of(wanted))
+                # Whole-cluster metadata, never list_topics(topic): asking for one topic by
+                # name auto-creates it on brokers with auto.create.topics.enable (the default).
+                cluster = self._admin.list_topics(timeout=self._timeout_s).topics
+                asked = _partitions_of(wanted, cluster)
+                committed = self._committed(group, _all_partitions(cluster) | set(owners) | asked)
+                offsets = self._offsets(set(committed) | set(owners) | asked)
                 break
             except KafkaException as exc:
                 error = exc.args[0] if exc.args else exc
@@ -196,35 +203,11 @@ class LagReader:
         state = getattr(desc.state, "name", str(desc.state))
         return state, len(desc.members), owners
 
-    def _committed(self, group: str) -> dict[_Key, int | None]:
-        request = [ConsumerGroupTopicPartitions(group)]
-        future = self._admin.list_consumer_group_offsets(request, request_timeout=self._timeout_s)[
-            group
-        ]
-        result: dict[_Key, int | None] = {}
-        for tp in future.result().topic_partitions or []:
-            if tp.error is not None:
-                raise KafkaException(tp.error)
-            offset = tp.offset if tp.offset >= 0 and tp.offset != OFFSET_INVALID else None
-            result[(tp.topic, tp.partition)] = offset
-        return result
-
-    def _partitions_of(self, topics: Iterable[str]) -> set[_Key]:
-        keys: set[_Key] = set()
-        wanted = list(topics)
-        if not wanted:
-            return keys
-        # Whole-cluster metadata, never list_topics(topic): asking for one topic by name
-        # auto-creates it on brokers with auto.create.topics.enable (Kafka's default).
-        cluster = self._admin.list_topics(timeout=self._timeout_s).topics
-        for topic in wanted:
-            meta = cluster.get(topic)
-            if meta is None:
-                raise KafkaException(f"topic {topic!r} does not exist")
-            if meta.error is not None:
-                raise KafkaException(meta.error)
-            keys.update((topic, p) for p in meta.partitions)
-        return keys
+    def _committed(self, group: str, candidates: set[_Key]) -> dict[_Key, int]:
+        consumer = self._group_consumers.get(group)
+        if consumer is None:
+            consumer = self._group_consumers[group] = offset_fetch_consumer(self._base, group)
+        return committed_offsets(consumer, candidates, self._timeout_s)
 
     def _offsets(self, keys: set[_Key]) -> dict[_Key, _Offsets]:
         if not keys:
@@ -379,3 +362,27 @@ def _partition_lag(
         owner=owner,
         observed_at=observed_at,
     )
+
+
+def _all_partitions(cluster: Mapping[str, Any]) -> set[_Key]:
+    """Every partition of every topic but Kafka's internal ones: where a group may have
+    committed (the offsets API that would list them is the one that crashes)."""
+    return {
+        (topic, partition)
+        for topic, meta in cluster.items()
+        if not topic.startswith("__") and meta.error is None
+        for partition in meta.partitions
+    }
+
+
+def _partitions_of(topics: Iterable[str], cluster: Mapping[str, Any]) -> set[_Key]:
+    """The partitions of `topics`; a topic missing from the cluster is an error."""
+    keys: set[_Key] = set()
+    for topic in topics:
+        meta = cluster.get(topic)
+        if meta is None:
+            raise KafkaException(f"topic {topic!r} does not exist")
+        if meta.error is not None:
+            raise KafkaException(meta.error)
+        keys.update((topic, p) for p in meta.partitions)
+    return keys
