@@ -11,10 +11,9 @@ from dpp_cli.stack.stopping import StopRequested, stop_signals_held, stop_signal
 
 def test_a_stop_signal_inside_the_held_block_is_raised_when_the_block_ends() -> None:
     finished_the_block = False
-    with stop_signals_raise(), pytest.raises(StopRequested) as stop:
-        with stop_signals_held():
-            signal.raise_signal(signal.SIGTERM)
-            finished_the_block = True  # the start completes: the caller learns the child's pid
+    with stop_signals_raise(), pytest.raises(StopRequested) as stop, stop_signals_held():
+        signal.raise_signal(signal.SIGTERM)
+        finished_the_block = True  # the start completes: the caller learns the child's pid
     assert finished_the_block
     assert stop.value.signum == signal.SIGTERM
 

@@ -221,7 +221,7 @@ KAFKA_OPERATIONS = [
     (".incremental_alter_configs(", ("topics",), "kafka-cluster:AlterTopicDynamicConfiguration"),
     (".describe_configs(", ("topics",), "kafka-cluster:DescribeTopicDynamicConfiguration"),
     (".describe_consumer_groups(", ("lag-publisher",), "kafka-cluster:DescribeGroup"),
-    (".list_consumer_group_offsets(", ("lag-publisher",), "kafka-cluster:DescribeGroup"),
+    ("consumer.committed(", ("lag-publisher",), "kafka-cluster:DescribeGroup"),  # OffsetFetch
 ]
 
 

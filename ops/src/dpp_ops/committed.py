@@ -18,8 +18,20 @@ PartitionKey = tuple[str, int]
 
 
 def offset_fetch_consumer(config: Mapping[str, Any], group: str) -> Consumer:
-    """A consumer that only fetches `group`'s offsets: it never subscribes nor commits."""
-    return Consumer({**config, "group.id": group, "enable.auto.commit": False})
+    """A consumer that only fetches `group`'s offsets: it never subscribes nor commits.
+
+    `read_uncommitted` because librdkafka asks for *stable* offsets under read_committed: the
+    coordinator then refuses (UNSTABLE_OFFSET_COMMIT, retried until the timeout) while the
+    group has a transaction open, and a transactional worker nearly always has one. The
+    committed offsets returned are the same; offsets of open transactions are never shown."""
+    return Consumer(
+        {
+            **config,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "isolation.level": "read_uncommitted",
+        }
+    )
 
 
 def committed_offsets(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
+from dpp_ops.committed import committed_offsets, offset_fetch_consumer
 from dpp_ops.lag import GroupLag, LagReader, LagSource
 from tests.ops.lag.scratch import KafkaScratch
 from tests.waiting import wait_until
@@ -291,9 +292,11 @@ def test_committed_offsets_read_without_joining_the_group(
     group = kafka.group()
     kafka.commit(group, topic, {0: 1})
     reader.read_group(group, [topic])
-    listed = kafka.admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
-    tps = listed[group].result(timeout=30).topic_partitions
-    assert [(tp.partition, tp.offset) for tp in tps] == [(0, 1)]
+    fetcher = offset_fetch_consumer({"bootstrap.servers": kafka.bootstrap}, group)
+    try:
+        assert committed_offsets(fetcher, [(topic, 0)], 30) == {(topic, 0): 1}
+    finally:
+        fetcher.close()
     description = kafka.admin.describe_consumer_groups([group])[group].result(timeout=30)
     assert description.members == []
 
