@@ -39,9 +39,14 @@ def msk_iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MskIamBroker]:
     roles = [
         new_role("producer", producer),
         new_role("worker", worker),
-        new_role("producer-without-idempotence", without(producer, "kafka-cluster:WriteDataIdempotently")),
-        new_role("worker-without-transactions", without(worker, "kafka-cluster:AlterTransactionalId")),
-    ]  # fmt: skip
+        new_role(
+            "producer-without-idempotence",
+            without(producer, "kafka-cluster:WriteDataIdempotently"),
+        ),
+        new_role(
+            "worker-without-transactions", without(worker, "kafka-cluster:AlterTransactionalId")
+        ),
+    ]
     home = Path(tempfile.mkdtemp(prefix="dpp-msk-iam-"))
     broker = MskIamBroker(home, region, cluster_arn, roles)
     try:

@@ -10,6 +10,7 @@ Terraform therefore changes what the stand-in broker allows."""
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,14 +28,18 @@ class HclError(ValueError):
     """An expression outside the subset the policies use: fail rather than guess."""
 
 
+def _unknown(path: list[str]) -> Any:
+    raise HclError(f"unknown reference {'.'.join(path)}")
+
+
 @dataclass
 class Scope:
     """What names mean inside one module: locals, variables (already evaluated lazily by the
     calling module) and other modules' outputs."""
 
     locals_: dict[str, Any]
-    variables: Callable[[list[str]], Any] = lambda path: _unknown(path)
-    modules: Callable[[list[str]], Any] = lambda path: _unknown(path)
+    variables: Callable[[list[str]], Any] = field(default=_unknown)
+    modules: Callable[[list[str]], Any] = field(default=_unknown)
     cache: dict[str, Any] = field(default_factory=dict)
 
     def resolve(self, path: list[str]) -> Any:
@@ -51,10 +56,6 @@ class Scope:
         if head == "module":
             return self.modules(rest)
         return _unknown(path)
-
-
-def _unknown(path: list[str]) -> Any:
-    raise HclError(f"unknown reference {'.'.join(path)}")
 
 
 def _walk(value: Any, path: list[str]) -> Any:
@@ -85,7 +86,9 @@ def evaluate_raw(raw: Any, scope: Scope) -> Any:
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "concat": lambda *lists: [item for items in lists for item in items],
-    "flatten": lambda items: [x for item in items for x in (item if isinstance(item, list) else [item])],
+    "flatten": lambda items: [
+        x for item in items for x in (item if isinstance(item, list) else [item])
+    ],
     "replace": lambda text, old, new: str(text).replace(old, new),
     "coalesce": lambda *values: next(v for v in values if v not in (None, "")),
     "startswith": lambda text, prefix: str(text).startswith(prefix),
@@ -149,12 +152,13 @@ class _Parser:
 
     def _comparison(self) -> Any:
         left = self._unary()
-        for operator, apply in (
-            ("==", lambda a, b: a == b),
-            ("!=", lambda a, b: a != b),
-            (">", lambda a, b: a > b),
-        ):
-            if self._take(operator):
+        comparisons: tuple[tuple[str, Callable[[Any, Any], Any]], ...] = (
+            ("==", operator.eq),
+            ("!=", operator.ne),
+            (">", operator.gt),
+        )
+        for token, apply in comparisons:
+            if self._take(token):
                 return apply(left, self._unary())
         return left
 
@@ -248,7 +252,7 @@ class _Parser:
 
     def _template(self) -> str:
         self._expect('"')
-        out = []
+        out: list[str] = []
         while True:
             if self.pos >= len(self.text):
                 raise HclError(f"unterminated string in {self.text!r}")
@@ -275,9 +279,9 @@ class _Parser:
 
 def _msk_module(cluster_arn: str) -> Callable[[list[str]], Any]:
     """module.msk.<output>: the msk module's outputs, with the cluster's ARN the test's."""
-    locals_ = {
-        k: v for block in terraform.load(MSK_MAIN)["locals"] for k, v in block.items()
-    } | {"cluster_arn": json.dumps(cluster_arn)}
+    locals_ = {k: v for block in terraform.load(MSK_MAIN)["locals"] for k, v in block.items()} | {
+        "cluster_arn": json.dumps(cluster_arn)
+    }
     scope = Scope(locals_)
     outputs = terraform.labelled(MSK_OUTPUTS, "output")
 
@@ -289,7 +293,11 @@ def _msk_module(cluster_arn: str) -> Callable[[list[str]], Any]:
 
 
 def _dev_scope(cluster_arn: str) -> Scope:
-    locals_ = {k: v for block in terraform.load(terraform.DEV / "main.tf")["locals"] for k, v in block.items()}
+    locals_ = {
+        k: v
+        for block in terraform.load(terraform.DEV / "main.tf")["locals"]
+        for k, v in block.items()
+    }
     # local.contract is jsondecode(file(".../components.json")).components: the file itself.
     locals_["contract"] = terraform.contract()
     msk = _msk_module(cluster_arn)
@@ -307,7 +315,11 @@ def _dev_scope(cluster_arn: str) -> Scope:
 def _consumer_scope(dev: Scope) -> Scope:
     """The event-consumer module as the dev environment calls it (`module "consumer"`)."""
     call = terraform.dev_modules()["consumer"]
-    locals_ = {k: v for block in terraform.load(terraform.CONSUMER / "main.tf")["locals"] for k, v in block.items()}
+    locals_ = {
+        k: v
+        for block in terraform.load(terraform.CONSUMER / "main.tf")["locals"]
+        for k, v in block.items()
+    }
 
     def variable(path: list[str]) -> Any:
         name, *rest = path
@@ -365,7 +377,9 @@ def worker_policy(cluster_arn: str) -> dict[str, Any]:
             if terraform.unquote(label) != "statement":
                 continue
             for content in body["content"]:
-                kafka = any(a.startswith(KAFKA_ACTION) for a in terraform.evaluate(content["actions"]))
+                kafka = any(
+                    a.startswith(KAFKA_ACTION) for a in terraform.evaluate(content["actions"])
+                )
                 if kafka and evaluate_raw(body["for_each"], consumer):
                     statements.append(_statement(content, consumer))
     return _policy(statements)

@@ -73,7 +73,8 @@ def standin_jar() -> Path:
         project = Path(workdir) / "standin"
         shutil.copytree(SOURCE, project, ignore=shutil.ignore_patterns("target"))
         result = subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(project / "pom.xml"), f"-Dkafka.version={KAFKA_VERSION}", "package"],
+            ["mvn", "-q", "-B", "-f", str(project / "pom.xml"),
+             f"-Dkafka.version={KAFKA_VERSION}", "package"],
             capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
         if result.returncode != 0:
@@ -212,13 +213,18 @@ class MskIamBroker:
             # on this listener, which it never does); Kafka's unsecured login serves that.
             'unsecuredLoginStringClaim_sub="broker";'
         )
+        prefix = f"listener.name.{listener}"
         return {
-            "listener.security.protocol.map": f"PLAINTEXT:PLAINTEXT,{IAM_LISTENER}:SASL_SSL,CONTROLLER:PLAINTEXT",
-            f"listener.name.{listener}.sasl.enabled.mechanisms": "OAUTHBEARER",
-            f"listener.name.{listener}.oauthbearer.sasl.jaas.config": jaas,
-            f"listener.name.{listener}.oauthbearer.sasl.server.callback.handler.class": "dpp.mskiam.IamTokenValidator",
-            f"listener.name.{listener}.ssl.keystore.type": "PEM",
-            f"listener.name.{listener}.ssl.keystore.location": str(keystore),
+            "listener.security.protocol.map": (
+                f"PLAINTEXT:PLAINTEXT,{IAM_LISTENER}:SASL_SSL,CONTROLLER:PLAINTEXT"
+            ),
+            f"{prefix}.sasl.enabled.mechanisms": "OAUTHBEARER",
+            f"{prefix}.oauthbearer.sasl.jaas.config": jaas,
+            f"{prefix}.oauthbearer.sasl.server.callback.handler.class": (
+                "dpp.mskiam.IamTokenValidator"
+            ),
+            f"{prefix}.ssl.keystore.type": "PEM",
+            f"{prefix}.ssl.keystore.location": str(keystore),
             "authorizer.class.name": "dpp.mskiam.IamPolicyAuthorizer",
             "msk.iam.listener": IAM_LISTENER,
             "msk.iam.cluster.arn": self.cluster_arn,
@@ -226,7 +232,8 @@ class MskIamBroker:
         }  # fmt: skip
 
     def start(self) -> None:
-        from dpp_cli.sandbox.broker import _server_properties  # noqa: PLC0415 - one source of the sandbox's settings
+        # The sandbox's own settings, so this broker differs from it in its listeners only.
+        from dpp_cli.sandbox.broker import _server_properties
 
         java = java_executable()
         libs = kafka_libs()
@@ -238,7 +245,9 @@ class MskIamBroker:
         data_dir.mkdir()
         properties = dict(
             line.split("=", 1)
-            for line in _server_properties(data_dir, self.plaintext_port, controller_port).splitlines()
+            for line in _server_properties(
+                data_dir, self.plaintext_port, controller_port
+            ).splitlines()
             if line
         )
         properties |= {
@@ -254,7 +263,8 @@ class MskIamBroker:
         config.write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
         classpath = f"{libs}/*:{jar}"
         formatted = subprocess.run(
-            [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", str(uuid.uuid4()), "-c", str(config)],
+            [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
+             "-t", str(uuid.uuid4()), "-c", str(config)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if formatted.returncode != 0:

@@ -5,6 +5,7 @@ key, an expired token or a policy short of one action is refused, with the actio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 import os
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
+from dpp_producer.errors import ProducerError
 from dpp_producer.publisher import Delivery, EventPublisher
 from dpp_shared.codec import encode
 from dpp_shared.envelope import EventEnvelope
@@ -46,7 +48,7 @@ def _kafka(broker: MskIamBroker, security_mode: str) -> KafkaSettings:
     servers and CA bundle pointing at the stand-in's IAM listener."""
     return KafkaSettings(
         bootstrap_servers=broker.iam_bootstrap,
-        security_mode=security_mode,  # type: ignore[arg-type]  # checked against Terraform
+        security_mode=security_mode,  # checked against Terraform by the callers
         ssl_ca_location=str(broker.ca_file),
         delivery_timeout_ms=20_000,
     )
@@ -63,7 +65,9 @@ def _echo_record(message: str) -> tuple[str, Any]:
     event_type = REGISTRY.get(ECHO)
     payload = event_type.payload.model_validate({"session_id": "s-msk", "message": message})
     envelope = EventEnvelope(
-        source="/tests/rehearsal/msk-iam", type=event_type.name, data=payload.model_dump(mode="json")
+        source="/tests/rehearsal/msk-iam",
+        type=event_type.name,
+        data=payload.model_dump(mode="json"),
     )
     return envelope.id, encode(envelope, payload, event_type, TopicNamespace(""))
 
@@ -87,14 +91,28 @@ def as_role(monkeypatch: pytest.MonkeyPatch, msk_iam: MskIamBroker) -> Callable[
 def _publish(broker: MskIamBroker, message: str) -> tuple[str, Delivery]:
     """One event through the producer's own publisher and config (as its Lambda builds them)."""
     publisher = EventPublisher(
-        producer_config(_kafka(broker, _producer_security_mode()), AwsSettings(aws_region=broker.region), role="producer-api"),
-        ack_timeout_s=30, retry_after_s=1, queue_limit=1_000,
-    )  # fmt: skip
+        producer_config(
+            _kafka(broker, _producer_security_mode()),
+            AwsSettings(aws_region=broker.region),
+            role="producer-api",
+        ),
+        ack_timeout_s=30,
+        retry_after_s=1,
+        queue_limit=1_000,
+    )
     job_id, record = _echo_record(message)
     try:
         return job_id, asyncio.run(publisher.publish(record))
+    except ProducerError as error:
+        raise AssertionError(f"{error}; broker refusals:\n{_refusals(broker)}") from error
     finally:
         publisher.close(10)
+
+
+def _refusals(broker: MskIamBroker) -> str:
+    return "\n".join(
+        line for line in broker.log().splitlines() if "MSK IAM DENIED" in line or "refused" in line
+    )
 
 
 def _errors_of(config: dict[str, Any], wait_s: float = 30.0) -> list[KafkaError]:
@@ -103,16 +121,23 @@ def _errors_of(config: dict[str, Any], wait_s: float = 30.0) -> list[KafkaError]
     errors: list[KafkaError] = []
     producer = Producer({**config, "error_cb": errors.append})
     try:
-        producer.produce("dpp.demo.echo", b"never delivered")
+        # Refused at once when the producer is already in a fatal state; the reason comes
+        # through error_cb all the same.
+        with contextlib.suppress(KafkaException):
+            producer.produce("dpp.demo.echo", b"never delivered")
 
         def reported() -> bool:
-            producer.poll(0.2)
+            try:
+                producer.poll(0.2)
+            except KafkaException as fatal:  # a fatal error is raised, not (only) reported
+                errors.append(fatal.args[0])
             return bool(errors)
 
         wait_until(reported, wait_s, "an error from the broker")
     finally:
-        producer.purge()
-        producer.flush(1)
+        with contextlib.suppress(KafkaException):  # a producer in fatal state refuses these
+            producer.purge()
+            producer.flush(1)
     return errors
 
 
@@ -161,7 +186,9 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path, msk_iam: MskIamBroker) -> Iterator[Callable[[Role], WorkerProcess]]:
+def start_worker(
+    tmp_path: Path, msk_iam: MskIamBroker
+) -> Iterator[Callable[[Role], WorkerProcess]]:
     started: list[WorkerProcess] = []
 
     def start(role: Role) -> WorkerProcess:
@@ -232,9 +259,7 @@ def test_a_wrong_secret_key_is_refused_at_authentication(
 ) -> None:
     producer = _role(msk_iam, "producer")
     as_role(Role(producer.name, producer.access_key_id, producer.secret_access_key + "x", {}))
-    config = producer_config(
-        _kafka(msk_iam, "msk-iam"), AwsSettings(aws_region=msk_iam.region)
-    )
+    config = producer_config(_kafka(msk_iam, "msk-iam"), AwsSettings(aws_region=msk_iam.region))
     errors = _errors_of(config)
     assert any(e.code() == KafkaError._AUTHENTICATION for e in errors), errors
     wait_until(
@@ -248,7 +273,7 @@ def test_an_expired_token_is_refused(
     msk_iam: MskIamBroker, as_role: Callable[[Role], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     as_role(_role(msk_iam, "producer"))
-    import botocore.auth  # type: ignore[import-untyped]  # noqa: PLC0415
+    import botocore.auth  # type: ignore[import-untyped]
 
     # Signed 16 minutes ago: past the signer's 15-minute X-Amz-Expires.
     signed_at = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(

@@ -128,10 +128,15 @@ public final class IamPolicyAuthorizer implements Authorizer {
                 denial = decision.reason();
             }
         }
+        // Kafka asks some checks quietly (logIfDenied=false: a fallback follows, or the
+        // answer only filters a listing); those go to INFO, so every denial names its action.
+        String message = "MSK IAM DENIED role={} action={} resource={} (Kafka {} on {} {}): {}";
+        Object[] args = {role, iamAction, arn, operation, resource.resourceType(),
+            resource.name(), denial};
         if (action.logIfDenied()) {
-            LOG.warn("MSK IAM DENIED role={} action={} resource={} (Kafka {} on {} {}): {}",
-                    role, iamAction, arn, operation, resource.resourceType(), resource.name(),
-                    denial);
+            LOG.warn(message, args);
+        } else {
+            LOG.info(message, args);
         }
         return AuthorizationResult.DENIED;
     }
