@@ -15,7 +15,12 @@ from confluent_kafka.admin import AdminClient
 from dpp_ops.topic_admin import apply_topics
 from dpp_shared.topics import TopicNamespace, declared_topics
 from tests.infra import test_contract as terraform
-from tests.rehearsal.msk_iam.policies import producer_policy, without, worker_policy
+from tests.rehearsal.msk_iam.policies import (
+    producer_policy,
+    topics_policy,
+    without,
+    worker_policy,
+)
 from tests.rehearsal.msk_iam.standin import MskIamBroker, StandInError, new_role
 
 ACCOUNT = "123456789012"
@@ -46,6 +51,7 @@ def msk_iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MskIamBroker]:
         new_role(
             "worker-without-transactions", without(worker, "kafka-cluster:AlterTransactionalId")
         ),
+        new_role("topics", topics_policy(cluster_arn)),
     ]
     home = Path(tempfile.mkdtemp(prefix="dpp-msk-iam-"))
     broker = MskIamBroker(home, region, cluster_arn, roles)

@@ -333,10 +333,26 @@ def _consumer_scope(dev: Scope) -> Scope:
         # which only an applied cluster knows.
         raw = call[name]
         while rest and isinstance(raw, dict):
-            raw = {terraform.unquote(k): v for k, v in raw.items()}[rest.pop(0)]
+            given = {terraform.unquote(k): v for k, v in raw.items()}
+            attribute = rest.pop(0)
+            if attribute not in given:
+                return _walk(_optional_default(name, attribute), rest)
+            raw = given[attribute]
         return _walk(evaluate_raw(raw, dev), rest)
 
     return Scope(locals_, variables=variable)
+
+
+def _optional_default(variable: str, attribute: str) -> Any:
+    """The default of `attribute = optional(type, default)` in the module's variable type."""
+    variables = terraform.labelled(terraform.CONSUMER / "variables.tf", "variable")
+    declared = str(variables[variable]["type"])
+    match = re.search(
+        rf"\b{re.escape(attribute)}\s*=\s*optional\(\s*\w+\s*,\s*(\"[^\"]*\")\s*\)", declared
+    )
+    if not match:
+        raise HclError(f"var.{variable}.{attribute} is neither given nor optional with a default")
+    return evaluate_raw(match.group(1), Scope({}))
 
 
 def _statement(raw: dict[str, Any], scope: Scope, sid: str | None = None) -> dict[str, Any] | None:
@@ -365,9 +381,19 @@ def producer_policy(cluster_arn: str) -> dict[str, Any]:
 
 def worker_policy(cluster_arn: str) -> dict[str, Any]:
     """The worker task role's kafka-cluster statements (event-consumer, as dev configures it)."""
+    return consumer_module_policy(cluster_arn, "worker")
+
+
+def topics_policy(cluster_arn: str) -> dict[str, Any]:
+    """The topics task role's kafka-cluster statements (`dpp topics apply`)."""
+    return consumer_module_policy(cluster_arn, "topics")
+
+
+def consumer_module_policy(cluster_arn: str, document_name: str) -> dict[str, Any]:
+    """The kafka-cluster statements of one `aws_iam_policy_document` of event-consumer."""
     consumer = _consumer_scope(_dev_scope(cluster_arn))
     document = terraform.module_blocks(terraform.CONSUMER, "data")[
-        ("aws_iam_policy_document", "worker")
+        ("aws_iam_policy_document", document_name)
     ]
     statements: list[dict[str, Any] | None] = []
     for block in document.get("statement", []):

@@ -13,13 +13,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
 
+from dpp_ops.topic_admin import delete_topics
 from dpp_producer.errors import ProducerError
 from dpp_producer.publisher import Delivery, EventPublisher
 from dpp_shared.codec import encode
@@ -27,7 +30,7 @@ from dpp_shared.envelope import EventEnvelope
 from dpp_shared.events import REGISTRY
 from dpp_shared.kafka_config import producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings
-from dpp_shared.topics import RESULTS_TOPIC, TopicNamespace
+from dpp_shared.topics import RESULTS_TOPIC, TopicNamespace, declared_topics
 from tests.consumer.harness import read_topic
 from tests.infra import test_contract as terraform
 from tests.rehearsal.deployment import consumer_tasks, declared_consumer_group
@@ -110,6 +113,9 @@ def _publish(broker: MskIamBroker, message: str) -> tuple[str, Delivery]:
 
 
 def _refusals(broker: MskIamBroker) -> str:
+    """Denials and failed authentications in the broker log. A refusal that fails a request is
+    logged at WARN; INFO ones are the quiet checks (a metadata listing that leaves out topics
+    the role may not describe, a check that has a fallback)."""
     return "\n".join(
         line for line in broker.log().splitlines() if "MSK IAM DENIED" in line or "refused" in line
     )
@@ -141,7 +147,28 @@ def _errors_of(config: dict[str, Any], wait_s: float = 30.0) -> list[KafkaError]
     return errors
 
 
-# ---- the worker as a process, as ECS starts it -----------------------------------------------
+# ---- the ECS tasks as processes, as ECS starts them -------------------------------------------
+
+
+def _task_environment(broker: MskIamBroker, role: Role, task: str) -> dict[str, str]:
+    """This process's environment less anything AWS-, Kafka- or DPP-related, plus what the
+    task gets in ECS: its role's credentials, the region, `KAFKA_SECURITY_MODE` as the contract
+    fixes it, and the stand-in's IAM listener and CA in place of MSK's."""
+    mode = consumer_tasks()[task].fixed_values["KAFKA_SECURITY_MODE"]
+    assert mode == "msk-iam", mode
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KAFKA_", "DPP_"))}
+    return (
+        env
+        | role.environment(broker.region)
+        | {
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "DPP_ENV": "dev",
+            "KAFKA_BOOTSTRAP_SERVERS": broker.iam_bootstrap,
+            "KAFKA_SECURITY_MODE": mode,
+            "KAFKA_SSL_CA_LOCATION": str(broker.ca_file),
+        }
+    )
 
 
 class WorkerProcess:
@@ -149,17 +176,7 @@ class WorkerProcess:
     environment, the role's credentials and the stand-in's address."""
 
     def __init__(self, broker: MskIamBroker, role: Role, database: Path) -> None:
-        task = consumer_tasks()["worker"]
-        mode = task.fixed_values["KAFKA_SECURITY_MODE"]
-        assert mode == "msk-iam", mode
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KAFKA_", "DPP_"))}
-        env |= role.environment(broker.region) | {
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "DPP_ENV": "dev",
-            "KAFKA_BOOTSTRAP_SERVERS": broker.iam_bootstrap,
-            "KAFKA_SECURITY_MODE": mode,
-            "KAFKA_SSL_CA_LOCATION": str(broker.ca_file),
+        env = _task_environment(broker, role, "worker") | {
             "DPP_CONSUMER_GROUP": declared_consumer_group(),
             "DATABASE_URL": f"sqlite:///{database}",
             "DPP_METRICS_PORT": "0",
@@ -247,8 +264,31 @@ def test_the_producer_publishes_and_the_worker_completes_the_job_with_their_terr
     assert worker.stop() == 0, worker.log()
     log = msk_iam.log()
     assert "as role producer " in log and "as role worker " in log
-    assert "MSK IAM DENIED role=producer " not in log, log
-    assert "MSK IAM DENIED role=worker " not in log, log
+    assert "WARN MSK IAM DENIED role=producer " not in log, log
+    assert "WARN MSK IAM DENIED role=worker " not in log, log
+
+
+def test_the_topics_task_creates_every_declared_topic_with_its_terraform_role(
+    msk_iam: MskIamBroker,
+) -> None:
+    # Under dpp.*, the topics the role may administer (admin_topic_glob), and this test's own.
+    namespace = TopicNamespace(f"dpp.r{uuid.uuid4().hex[:8]}.")
+    env = _task_environment(msk_iam, _role(msk_iam, "topics"), "topics")
+    env["DPP_TOPIC_PREFIX"] = namespace.prefix
+    admin = AdminClient({"bootstrap.servers": msk_iam.admin_bootstrap})
+    wanted = [namespace.physical(spec.name) for spec in declared_topics()]
+    try:
+        result = subprocess.run(
+            consumer_tasks()["topics"].command,
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, f"{result.stdout}{result.stderr}\n{_refusals(msk_iam)}"
+        existing = admin.list_topics(timeout=10).topics
+        assert not [topic for topic in wanted if topic not in existing]
+        assert "WARN MSK IAM DENIED role=topics " not in msk_iam.log(), _refusals(msk_iam)
+    finally:
+        existing = admin.list_topics(timeout=10).topics
+        delete_topics(admin, [topic for topic in wanted if topic in existing])
 
 
 # ---- what must be refused --------------------------------------------------------------------

@@ -14,6 +14,7 @@ from tests.rehearsal.msk_iam.policies import (
     Scope,
     evaluate_raw,
     producer_policy,
+    topics_policy,
     worker_policy,
 )
 
@@ -45,7 +46,8 @@ RESOURCE_KIND = {
 
 
 @pytest.mark.parametrize(
-    ("component", "render"), [("producer", producer_policy), ("worker", worker_policy)]
+    ("component", "render"),
+    [("producer", producer_policy), ("worker", worker_policy), ("topics", topics_policy)],
 )
 def test_every_contract_action_is_granted_on_the_resource_kind_msk_checks(
     component: str, render: Callable[[str], dict[str, Any]]
