@@ -72,11 +72,16 @@ def standin_jar() -> Path:
     with tempfile.TemporaryDirectory(prefix="dpp-msk-iam-build-") as workdir:
         project = Path(workdir) / "standin"
         shutil.copytree(SOURCE, project, ignore=shutil.ignore_patterns("target"))
-        result = subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(project / "pom.xml"),
-             f"-Dkafka.version={KAFKA_VERSION}", "package"],
-            capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
+        # Offline first: once ~/.m2 holds the plugins and kafka-clients, no registry is asked;
+        # the first build on a machine goes to Maven Central.
+        for offline in (["-o"], []):
+            result = subprocess.run(
+                ["mvn", "-q", "-B", *offline, "-f", str(project / "pom.xml"),
+                 f"-Dkafka.version={KAFKA_VERSION}", "package"],
+                capture_output=True, text=True, timeout=600, check=False,
+            )  # fmt: skip
+            if result.returncode == 0:
+                break
         if result.returncode != 0:
             raise StandInError(f"mvn package failed:\n{(result.stdout + result.stderr)[-3000:]}")
         jar.parent.mkdir(parents=True, exist_ok=True)

@@ -309,29 +309,39 @@ def test_a_wrong_secret_key_is_refused_at_authentication(
     )  # fmt: skip
 
 
-def test_an_expired_token_is_refused(
-    msk_iam: MskIamBroker, as_role: Callable[[Role], None], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("signed_minutes_ago", "refusal"),
+    [
+        (16, "token expired at"),  # past the signer's 15-minute X-Amz-Expires
+        (-10, "is in the future (skew)"),  # beyond the 5 minutes of clock skew allowed
+    ],
+    ids=["expired", "from-the-future"],
+)
+def test_a_token_outside_its_validity_is_refused(
+    msk_iam: MskIamBroker,
+    as_role: Callable[[Role], None],
+    monkeypatch: pytest.MonkeyPatch,
+    signed_minutes_ago: int,
+    refusal: str,
 ) -> None:
     as_role(_role(msk_iam, "producer"))
     import botocore.auth  # type: ignore[import-untyped]
 
-    # Signed 16 minutes ago: past the signer's 15-minute X-Amz-Expires.
-    signed_at = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(
-        minutes=16
-    )
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    signed_at = now - datetime.timedelta(minutes=signed_minutes_ago)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: signed_at)
     config = producer_config(_kafka(msk_iam, "msk-iam"), AwsSettings(aws_region=msk_iam.region))
     signer = config["oauth_cb"]
 
-    def expired_token(oauth_config: str | None) -> tuple[str, float]:
+    def shifted_token(oauth_config: str | None) -> tuple[str, float]:
         token, _expiry = signer(oauth_config)
-        # librdkafka refuses to send a token it knows has expired; claim a future expiry so
+        # librdkafka refuses to send a token it knows has expired; claim a valid lifetime so
         # the broker, not the client, is what refuses it.
         return token, datetime.datetime.now(datetime.UTC).timestamp() + 600
 
-    errors = _errors_of({**config, "oauth_cb": expired_token})
+    errors = _errors_of({**config, "oauth_cb": shifted_token})
     assert any(e.code() == KafkaError._AUTHENTICATION for e in errors), errors
-    wait_until(lambda: "token expired at" in msk_iam.log(), 10, "the refusal in the broker log")
+    wait_until(lambda: refusal in msk_iam.log(), 10, "the refusal in the broker log")
 
 
 def test_a_producer_role_without_write_data_idempotently_is_refused(
