@@ -369,3 +369,25 @@ def test_a_worker_role_without_alter_transactional_id_cannot_start(
         "MSK IAM DENIED role=worker-without-transactions action=kafka-cluster:AlterTransactionalId"
         in msk_iam.log()
     )
+
+
+def test_a_producer_may_not_write_a_topic_outside_its_policy(
+    msk_iam: MskIamBroker, as_role: Callable[[Role], None]
+) -> None:
+    """The producer's grants name its event topics; the results topic is the worker's."""
+    as_role(_role(msk_iam, "producer"))
+    config = producer_config(_kafka(msk_iam, "msk-iam"), AwsSettings(aws_region=msk_iam.region))
+    outcomes: list[KafkaError | None] = []
+    producer = Producer(config)
+    topic = TopicNamespace("").physical(RESULTS_TOPIC)
+    producer.produce(
+        topic, b"not the producer's to write", on_delivery=lambda e, _m: outcomes.append(e)
+    )
+    producer.flush(30)
+    [error] = outcomes
+    assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, error
+    wait_until(
+        lambda: "MSK IAM DENIED role=producer action=kafka-cluster:DescribeTopic resource="
+        f"{msk_iam.cluster_arn.replace(':cluster/', ':topic/')}/{topic}" in msk_iam.log(),
+        10, "the denial in the broker log",
+    )  # fmt: skip
