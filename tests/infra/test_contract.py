@@ -467,7 +467,7 @@ def test_policy_evaluator_sees_a_missing_action() -> None:
     assert "kafka-cluster:WriteData" not in granted(statements)
     reduced = [{"actions": '${setsubtract(local.worker_kafka.topic, ["kafka-cluster:ReadData"])}'}]
     assert "kafka-cluster:ReadData" not in granted(reduced)
-    assert "kafka-cluster:WriteDataIdempotently" in granted(reduced)
+    assert "kafka-cluster:WriteData" in granted(reduced)
 
 
 # ---- metrics: what the lag-publisher puts is what the scaling policy and alarms read -------
