@@ -22,6 +22,7 @@ from dpp_shared.codec import KafkaRecord
 # Delivery errors that mean "the broker did not acknowledge (yet)" rather than "refused".
 _UNAVAILABLE_CODES = frozenset({"_MSG_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT"})
 _POLL_INTERVAL_S = 0.05
+_FATAL_CAUSE_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,11 @@ class EventPublisher:
         queue_limit: int,
         on_error: ProduceListener | None = None,
     ) -> None:
-        self._config = {**config, "queue.buffering.max.messages": queue_limit}
+        self._config = {
+            **config,
+            "queue.buffering.max.messages": queue_limit,
+            "error_cb": self._kafka_error,
+        }
         self.ack_timeout_s = ack_timeout_s
         self.retry_after_s = retry_after_s
         self._on_error = on_error
@@ -62,6 +67,10 @@ class EventPublisher:
         self._poller: threading.Thread | None = None
         self._ready_at = 0.0
         self._ready = False
+        # A fatal producer error (for example the role may not write idempotently): every
+        # later call fails at once with it, and the next one after that starts a new producer.
+        self._fatal: str | None = None
+        self._waiting: set[_Acknowledgements] = set()
 
     @property
     def started(self) -> bool:
@@ -82,9 +91,42 @@ class EventPublisher:
             return self._producer
 
     def _poll_forever(self) -> None:
+        from confluent_kafka import KafkaException  # noqa: PLC0415 - loaded with the producer
+
         producer = self._producer
         while not self._stopping.is_set():
-            producer.poll(_POLL_INTERVAL_S)
+            try:
+                producer.poll(_POLL_INTERVAL_S)
+            except KafkaException as error:
+                # librdkafka raises a fatal error here (no delivery report follows): answer
+                # every waiting request with it now instead of after the ack timeout.
+                self._failed(_error_text(error))
+                return
+
+    def _kafka_error(self, error: Any) -> None:
+        """librdkafka's error callback (poll thread): only a fatal error changes anything."""
+        if error.fatal():
+            self._failed(error.str())
+
+    def _failed(self, cause: str) -> None:
+        with self._lock:
+            if self._fatal is None:
+                self._fatal = cause
+            cause = self._fatal
+            waiting = list(self._waiting)
+        for acks in waiting:
+            acks.fail_pending(ProduceFailedError(f"the Kafka producer failed: {cause}"))
+
+    def _replace_failed_producer(self) -> str | None:
+        """Drop a producer that failed fatally; returns its cause (None when none failed)."""
+        with self._lock:
+            cause = self._fatal
+            if cause is None:
+                return None
+            failed, self._producer, self._poller, self._fatal = self._producer, None, None, None
+        with contextlib.suppress(Exception):  # a fatally failed producer refuses calls
+            failed.purge()
+        return cause
 
     def queue_depth(self) -> int:
         """Records handed to the producer and not yet acknowledged or failed."""
@@ -108,8 +150,27 @@ class EventPublisher:
         produce requests; the poll thread only counts acknowledgements down and wakes the event
         loop once, when the last one arrives. A record that times out stays queued and may
         still be delivered (at-least-once; the consumer's job store dedupes by event id)."""
+        cause = self._replace_failed_producer()
+        if cause is not None:
+            failure = ProduceFailedError(f"the Kafka producer failed: {cause}")
+            for _record in records:
+                self._count_error("fatal")
+            return [failure for _record in records]
         producer = self.start()
         acks = _Acknowledgements(asyncio.get_running_loop(), len(records), self.retry_after_s)
+        with self._lock:
+            self._waiting.add(acks)
+        try:
+            return await self._produce_and_wait(producer, records, acks)
+        finally:
+            with self._lock:
+                self._waiting.discard(acks)
+
+    async def _produce_and_wait(
+        self, producer: Any, records: Sequence[KafkaRecord], acks: _Acknowledgements
+    ) -> list[Delivery | ProducerError]:
+        fatal: list[int] = []
+        fallback = ""
         for index, record in enumerate(records):
             try:
                 producer.produce(
@@ -129,7 +190,18 @@ class EventPublisher:
                     ),
                 )
             except Exception as error:  # KafkaException for a record librdkafka refuses up front
-                acks.refused(index, ProduceFailedError(f"the producer refused the record: {error}"))
+                if _is_fatal(error):
+                    fatal.append(index)
+                    fallback = str(error)
+                else:
+                    acks.refused(
+                        index, ProduceFailedError(f"the producer refused the record: {error}")
+                    )
+        if fatal:
+            cause = await self._fatal_cause(fallback)
+            for index in fatal:
+                failure = ProduceFailedError(f"the Kafka producer failed: {cause}")
+                acks.refused(index, failure, reason="fatal")
         acks.all_produced()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(acks.settled), self.ack_timeout_s)
@@ -137,6 +209,15 @@ class EventPublisher:
         for reason in failure_reasons:
             self._count_error(reason)
         return outcomes
+
+    async def _fatal_cause(self, fallback: str) -> str:
+        """The cause of the producer's fatal error. `produce` refuses with a bare "Fatal error"
+        as soon as it happened; the cause comes with the error event the poll thread serves
+        next, within one poll interval (waited for at most `_FATAL_CAUSE_WAIT_S`)."""
+        deadline = time.monotonic() + _FATAL_CAUSE_WAIT_S
+        while self._fatal is None and time.monotonic() < deadline:
+            await asyncio.sleep(_POLL_INTERVAL_S / 5)
+        return self._fatal or fallback
 
     def _count_error(self, reason: str) -> None:
         if self._on_error is not None:
@@ -146,7 +227,10 @@ class EventPublisher:
         """Wait up to `timeout_s` for queued records; returns how many are still queued."""
         if self._producer is None:
             return 0
-        return int(self._producer.flush(timeout_s))
+        try:
+            return int(self._producer.flush(timeout_s))
+        except Exception:  # KafkaException: a fatally failed producer delivers nothing more
+            return self.queue_depth()
 
     def close(self, timeout_s: float = 10.0) -> int:
         """Flush, stop the poll thread and drop the producer; returns records left undelivered."""
@@ -210,12 +294,23 @@ class _Acknowledgements:
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(_resolve, self.settled)
 
-    def refused(self, index: int, error: ProducerError) -> None:
+    def refused(self, index: int, error: ProducerError, reason: str | None = None) -> None:
         """Record `index` never reached the producer's queue (event loop)."""
         self._outcomes[index] = error
-        self._reasons[index] = "queue_full" if isinstance(error, QueueFullError) else "refused"
+        default = "queue_full" if isinstance(error, QueueFullError) else "refused"
+        self._reasons[index] = reason or default
         if self._release():
             _resolve(self.settled)
+
+    def fail_pending(self, error: ProducerError) -> None:
+        """The producer failed for good (poll thread): every unanswered record gets `error`."""
+        with self._lock:
+            for index, outcome in enumerate(self._outcomes):
+                if outcome is None:
+                    self._outcomes[index] = error
+                    self._reasons[index] = "fatal"
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(_resolve, self.settled)
 
     def all_produced(self) -> None:
         """Every record was handed over (event loop)."""
@@ -247,6 +342,23 @@ class _Acknowledgements:
                 reasons.append(self._reasons.get(index, "unavailable"))
             result.append(outcome)
         return result, reasons
+
+
+def _is_fatal(error: Exception) -> bool:
+    """A `produce` refusal because the producer failed fatally: code `_FATAL` (its `fatal()`
+    flag is not always set on the refusal itself)."""
+    from confluent_kafka import KafkaError  # noqa: PLC0415 - loaded with the producer
+
+    first = error.args[0] if error.args else None
+    code = getattr(first, "code", None)
+    fatal = getattr(first, "fatal", None)
+    return (callable(code) and code() == KafkaError._FATAL) or (callable(fatal) and bool(fatal()))
+
+
+def _error_text(error: Exception) -> str:
+    first = error.args[0] if error.args else None
+    text = getattr(first, "str", None)
+    return str(text()) if callable(text) else str(error)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from dpp_ops.topic_admin import delete_topics
-from dpp_producer.errors import ProducerError
+from dpp_producer.errors import ProduceFailedError, ProducerError
 from dpp_producer.publisher import Delivery, EventPublisher
 from dpp_shared.codec import encode
 from dpp_shared.envelope import EventEnvelope
@@ -391,3 +392,35 @@ def test_a_producer_may_not_write_a_topic_outside_its_policy(
         f"{msk_iam.cluster_arn.replace(':cluster/', ':topic/')}/{topic}" in msk_iam.log(),
         10, "the denial in the broker log",
     )  # fmt: skip
+
+
+def test_a_fatally_refused_producer_answers_with_the_cause_at_once_and_starts_afresh(
+    msk_iam: MskIamBroker, as_role: Callable[[Role], None]
+) -> None:
+    """A role without WriteDataIdempotently fails the idempotent producer for good: the request
+    waiting on it gets a 502 naming the refusal well before the ack timeout, and the next request
+    builds a new producer (which a corrected policy would let through) rather than a dead one."""
+    as_role(_role(msk_iam, "producer-without-idempotence"))
+    ack_timeout_s = 60.0
+    reasons: list[str] = []  # what the runtime's error counter is told
+    publisher = EventPublisher(
+        producer_config(_kafka(msk_iam, "msk-iam"), AwsSettings(aws_region=msk_iam.region)),
+        ack_timeout_s=ack_timeout_s,
+        retry_after_s=1,
+        queue_limit=1_000,
+        on_error=reasons.append,
+    )
+    try:
+        started = time.monotonic()
+        [first] = asyncio.run(publisher.publish_many([_echo_record("refused")[1]]))
+        waited_s = time.monotonic() - started
+        assert isinstance(first, ProduceFailedError), first
+        assert "authorization failed" in str(first).lower(), first
+        assert waited_s < ack_timeout_s / 2, f"answered after {waited_s:.1f} s"
+        failed_producer = publisher.start()
+        [second] = asyncio.run(publisher.publish_many([_echo_record("refused again")[1]]))
+        assert isinstance(second, ProduceFailedError), second
+        assert publisher.start() is not failed_producer
+        assert reasons and set(reasons) == {"fatal"}, reasons
+    finally:
+        publisher.close(1)
