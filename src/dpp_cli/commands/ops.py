@@ -118,7 +118,7 @@ def _switch(job_type: str, *, paused: bool) -> None:
 
     from dpp_cli.console import fail  # noqa: PLC0415
     from dpp_ops.control import ControlTopic  # noqa: PLC0415
-    from dpp_ops.page.service import worker_job_types  # noqa: PLC0415
+    from dpp_ops.lag.paused import worker_job_types  # noqa: PLC0415
     from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
     from dpp_shared.settings import aws_settings, kafka_settings, topic_settings  # noqa: PLC0415
     from dpp_shared.topics import TopicNamespace  # noqa: PLC0415
