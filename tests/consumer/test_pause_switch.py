@@ -11,6 +11,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aws_lambda_powertools import Logger
@@ -25,10 +26,11 @@ from dpp_ops.control import ControlTopic
 from dpp_ops.topic_admin import delete_topics
 from dpp_shared.control import CONTROL_TOPIC
 from dpp_shared.events.payloads import DemoEchoRequestedV1, PersonaToneClassificationRequestedV1
-from dpp_shared.topics import RESULTS_TOPIC, TopicNamespace
+from dpp_shared.topics import CLASSIFICATION_TOPIC, RESULTS_TOPIC, TopicNamespace
 from dpp_store import JobStatus, JobStore
 from tests.consumer.harness import (
     ReadRecord,
+    committed_offsets,
     produce_echo,
     produce_events,
     read_topic,
@@ -62,8 +64,9 @@ class Runs:
             return list(self.ids[job_type])
 
 
-def counting_jobs(runs: Runs) -> JobRegistry:
-    """echo (batchable: the inline fast path) on the demo topic, tone on its own topic."""
+def counting_jobs(runs: Runs, gate: threading.Event | None = None) -> JobRegistry:
+    """echo (batchable: the inline fast path) on the demo topic, tone on its own topic; a tone
+    job of persona ``p-gate`` waits for ``gate``."""
     registry = JobRegistry()
 
     @registry.job(ECHO, result=EchoResult, job_type="echo", batchable=True)
@@ -74,6 +77,8 @@ def counting_jobs(runs: Runs) -> JobRegistry:
     @registry.job(TONE, result=Seen, job_type="tone")
     def tone(ctx: JobContext[PersonaToneClassificationRequestedV1]) -> Seen:
         runs.add("tone", ctx.job_id)
+        if ctx.payload.persona_id == "p-gate" and gate is not None:
+            assert gate.wait(30)
         return Seen(persona_id=ctx.payload.persona_id)
 
     return registry
@@ -155,6 +160,50 @@ def test_a_paused_job_type_waits_on_kafka_and_runs_exactly_once_after_the_resume
     assert_once_each(kafka_bootstrap, topic_namespace, runs, echo_ids + tone_ids)
 
 
+def test_a_job_running_when_its_type_is_paused_finishes_once_and_the_rest_wait(
+    kafka_bootstrap: str,
+    topic_namespace: TopicNamespace,
+    store: JobStore,
+    group: str,
+    control: ControlTopic,
+) -> None:
+    runs, gate = Runs(), threading.Event()
+    with running_worker(
+        bootstrap=kafka_bootstrap,
+        namespace=topic_namespace,
+        store=store,
+        registry=counting_jobs(runs, gate),
+        consumer_group=group,
+        commit_interval_ms=50,
+        worker_concurrency=1,  # the gated job holds the only job thread: the rest must wait
+    ) as running:
+        # One key, so one partition: four jobs wait behind the running one.
+        payloads = [{"persona_id": "p-gate", "texts": [f"t-{i}"]} for i in range(5)]
+        gated_id, *waiting_ids = produce_events(kafka_bootstrap, topic_namespace, TONE, payloads)
+        wait_until(lambda: runs.of("tone") == [gated_id], 30, "the gated job to start")
+        control.set_paused("tone", True, by="test-operator")
+        wait_until(lambda: running.worker.paused_job_types == {"tone"}, 30, "the pause")
+
+        gate.set()
+        wait_until(lambda: succeeded(store, [gated_id]), 30, "the running job to finish")
+        record = store.get(gated_id)
+        assert record is not None and record.source_partition is not None
+        topic = topic_namespace.physical(CLASSIFICATION_TOPIC)
+        wait_until(
+            lambda: (
+                committed_offsets(kafka_bootstrap, group, topic).get(record.source_partition)
+                == record.source_offset + 1
+            ),
+            30,
+            "the finished job's offset committed while its type is paused",
+        )
+        assert runs.of("tone") == [gated_id], "nothing behind it started"
+
+        control.set_paused("tone", False, by="test-operator")
+        wait_until(lambda: succeeded(store, waiting_ids), 60, "the waiting jobs after the resume")
+    assert_once_each(kafka_bootstrap, topic_namespace, runs, [gated_id, *waiting_ids])
+
+
 def test_a_worker_started_while_the_switch_is_on_reads_it_before_its_first_job(
     kafka_bootstrap: str,
     topic_namespace: TopicNamespace,
@@ -193,9 +242,13 @@ def test_partitions_taken_over_in_a_rebalance_after_the_pause_stay_paused(
 ) -> None:
     runs = Runs()
     settings = {"consumer_group": group, "commit_interval_ms": 50, "session_timeout_ms": 6000}
-    common = {"bootstrap": kafka_bootstrap, "namespace": topic_namespace, "store": store}
-    with running_worker(registry=counting_jobs(runs), **common, **settings) as first:
-        with running_worker(registry=counting_jobs(runs), **common, **settings) as second:
+    common: dict[str, Any] = {
+        "bootstrap": kafka_bootstrap,
+        "namespace": topic_namespace,
+        "store": store,
+    }
+    with running_worker(registry=counting_jobs(runs), **settings) as first:
+        with running_worker(registry=counting_jobs(runs), **settings) as second:
             wait_until(
                 lambda: first.worker.stats.revocations and second.worker.stats.assignments,
                 30,
