@@ -241,11 +241,13 @@ def test_partitions_taken_over_in_a_rebalance_after_the_pause_stay_paused(
     control: ControlTopic,
 ) -> None:
     runs = Runs()
-    settings = {"consumer_group": group, "commit_interval_ms": 50, "session_timeout_ms": 6000}
-    common: dict[str, Any] = {
+    settings: dict[str, Any] = {
         "bootstrap": kafka_bootstrap,
         "namespace": topic_namespace,
         "store": store,
+        "consumer_group": group,
+        "commit_interval_ms": 50,
+        "session_timeout_ms": 6000,
     }
     with running_worker(registry=counting_jobs(runs), **settings) as first:
         with running_worker(registry=counting_jobs(runs), **settings) as second:
