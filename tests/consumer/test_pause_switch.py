@@ -187,13 +187,12 @@ def test_a_job_running_when_its_type_is_paused_finishes_once_and_the_rest_wait(
         gate.set()
         wait_until(lambda: succeeded(store, [gated_id]), 30, "the running job to finish")
         record = store.get(gated_id)
-        assert record is not None and record.source_partition is not None
+        assert record is not None
+        partition, offset = record.source_partition, record.source_offset
+        assert partition is not None and offset is not None
         topic = topic_namespace.physical(CLASSIFICATION_TOPIC)
         wait_until(
-            lambda: (
-                committed_offsets(kafka_bootstrap, group, topic).get(record.source_partition)
-                == record.source_offset + 1
-            ),
+            lambda: committed_offsets(kafka_bootstrap, group, topic).get(partition) == offset + 1,
             30,
             "the finished job's offset committed while its type is paused",
         )
