@@ -99,9 +99,10 @@ JobType = Annotated[str, typer.Argument(help="Job type, e.g. echo, embedding")]
 
 @app.command()
 def pause(job_type: JobType) -> None:
-    """Pause a job type: its workers stop fetching its topics (and retry tiers) until resumed.
+    """Pause a job type: its workers start none of its jobs and stop fetching its topics (and
+    retry tiers) until resumed; jobs already running finish, nothing is lost.
 
-    Written to the compacted control topic dpp.control, durable across restarts.
+    Written to the compacted topic dpp.control; job types sharing a topic pause together.
     """
     _switch(job_type, paused=True)
 
