@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from dpp_consumer.bookkeeping import JobBook
 from dpp_consumer.dispatch import dpp_headers
 from dpp_consumer.executor import Executor, JobPool
+from dpp_consumer.heartbeat import Heartbeat, RunningJobs
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
 from dpp_consumer.log import worker_logger
 from dpp_consumer.metrics import WorkerMetrics
@@ -87,6 +88,7 @@ class Worker:
         self._publisher: OutcomePublisher | None = None
         self._executor: Executor | None = None
         self._pauses: WorkerPauses | None = None
+        self.heartbeat: Heartbeat | None = None
 
     # -- what it consumes --------------------------------------------------------------------
 
@@ -138,8 +140,15 @@ class Worker:
             logger=self.logger,
             is_closing=self._closing.is_set,
         )
+        running = RunningJobs()
         pool = JobPool(
-            self.settings.worker_concurrency, runner.run, self._crashed_unit, runner.run_inline
+            self.settings.worker_concurrency,
+            running.tracking(runner.run),  # jobs on job threads beat; inline fast ones finish
+            self._crashed_unit,
+            runner.run_inline,
+        )
+        self.heartbeat = Heartbeat(
+            running, self.store, self.settings.heartbeat_interval_s, self.logger
         )
         self._executor = Executor(
             pool=pool,
@@ -179,10 +188,12 @@ class Worker:
             )
             if ready is not None:
                 ready()
+            self.heartbeat.start()
             self._loop()
             self._drain()
         finally:
             self._closing.set()
+            self.heartbeat.stop()
             pool.shutdown()
             self._close()
 
