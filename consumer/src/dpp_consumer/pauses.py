@@ -133,7 +133,6 @@ class WorkerPauses:
         self.logger = logger
         self.held: dict[str, str] = {}
         """Physical topic -> why it is held ("job type X paused by Y")."""
-        self.changes = 0
         self._paused: frozenset[str] = frozenset()
 
     @property
@@ -164,7 +163,6 @@ class WorkerPauses:
         before, was_paused = self.held, self._paused
         self._paused = paused
         self.held = held_topics(states, self.topics_by_job_type)
-        self.changes += 1
         for name in sorted(paused - was_paused):
             self._log_switch(states[name], "job type paused: its partitions are paused")
         for name in sorted(was_paused - paused):

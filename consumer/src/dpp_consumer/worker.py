@@ -45,7 +45,6 @@ class WorkerStats:
     losses: int = 0
     commits: int = 0
     commit_checks: int = 0
-    pause_changes: int = 0
 
 
 class Worker:
@@ -207,7 +206,6 @@ class Worker:
         topics = job_type_topics(self.registry, self.namespace, len(self.retry.delays_s))
         pauses = WorkerPauses(follower, topics, self.logger)
         pauses.start()
-        self.stats.pause_changes = pauses.changes
         return pauses
 
     # -- the loop ----------------------------------------------------------------------------
@@ -259,7 +257,6 @@ class Worker:
         assert self._pauses is not None and self._executor is not None
         if self._pauses.poll():
             self._executor.hold(self._pauses.held)
-        self.stats.pause_changes = self._pauses.changes
 
     def _apply_flow(self) -> None:
         assert self._consumer is not None and self._executor is not None
