@@ -108,6 +108,9 @@ class NullJobStore:
     def fail(self, job_id: str, error: str, *, dead: bool) -> bool:
         return True
 
+    def heartbeat(self, job_ids: list[str]) -> int:
+        return 0
+
 
 _THREAD_PROFILES: list[tuple[str, Profiler]] = []
 

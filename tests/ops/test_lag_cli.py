@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 import typer
+from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
+from dpp_ops.control import ControlTopic
 from dpp_ops.lag import LagReader
+from dpp_ops.topic_admin import delete_topics
+from dpp_shared.control import CONTROL_TOPIC
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from tests.ops.support import commit_offsets, produce_plain
 
@@ -83,6 +87,41 @@ def test_exit_code_is_3_when_a_group_is_err(
     statuses = {p["partition"]: p["status"] for p in shown["partitions"]}
     # Frozen offsets with lag and nobody owning the partition: Burrow's STOP.
     assert statuses == {0: "OK", 1: "STOP", 2: "STOP"}
+
+
+def test_a_paused_job_type_is_ok_with_its_reason_not_stop_or_stall(
+    cli: typer.Typer,
+    env: pytest.MonkeyPatch,
+    lagging_group: tuple[str, str],
+    kafka_bootstrap: str,
+    kafka_admin: AdminClient,
+    topic_namespace: TopicNamespace,
+) -> None:
+    """The same frozen partitions as above, but an operator paused the job type of the topic:
+    `dpp lag` reads the switch from the control topic, as the ops page does."""
+    group, topic = lagging_group
+    env.setenv("DPP_LAG_STOP_AFTER_S", "0.2")
+    env.setenv("DPP_LAG_STALL_AFTER_S", "0.2")
+    env.setenv("DPP_TOPIC_PREFIX", topic_namespace.prefix)
+    control = ControlTopic({"bootstrap.servers": kafka_bootstrap}, topic_namespace)
+    try:
+        control.set_paused("echo", True, by="ann")
+        args = ["--json", "-g", group, "-t", topic, "--samples", "3", "--interval", "0.2"]
+        code, output = run_lag(cli, *args)
+        (shown,) = json.loads(output)["groups"]
+        assert code == 0 and shown["status"] == "OK" and shown["healthy"] is True
+        rows = {p["partition"]: p for p in shown["partitions"]}
+        assert {p: rows[p]["status"] for p in rows} == {0: "OK", 1: "OK", 2: "OK"}
+        assert rows[1]["reason"] == rows[2]["reason"] == "job type echo paused by ann"
+
+        control.set_paused("echo", False, by="ann")
+        code, output = run_lag(cli, *args)
+        statuses = {
+            p["partition"]: p["status"] for p in json.loads(output)["groups"][0]["partitions"]
+        }
+        assert code == 3 and statuses == {0: "OK", 1: "STOP", 2: "STOP"}, "resumed: frozen again"
+    finally:
+        delete_topics(kafka_admin, [topic_namespace.physical(CONTROL_TOPIC)])
 
 
 def test_caught_up_group_exits_0_and_table_shows_every_column(

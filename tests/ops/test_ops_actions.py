@@ -18,10 +18,12 @@ import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from dpp_ops.control import CONTROL_TOPIC, ControlTopic, PauseFollower
+from dpp_consumer.pauses import PauseFollower
+from dpp_ops.control import ControlTopic
 from dpp_ops.dead_letters import REPLAYED_TOPIC
 from dpp_ops.ports import free_port
 from dpp_ops.topic_admin import delete_topics
+from dpp_shared.control import CONTROL_TOPIC
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from dpp_store import JobStore
 from tests.ops.browser import Browser, chromium_binary

@@ -9,7 +9,7 @@ import pytest
 
 from dpp_shared.ids import new_id
 from dpp_store import JobNotFoundError, JobStatus, JobStore
-from tests.store.factories import job_start
+from tests.store.factories import ManualClock, job_start
 
 
 def test_begin_creates_a_running_record_with_its_source(job_store: JobStore) -> None:
@@ -164,3 +164,27 @@ def test_a_checkpoint_and_its_progress_are_one_write(job_store: JobStore) -> Non
     with pytest.raises(ValueError, match="progress"):
         job_store.save_checkpoint(job_id, {"done": 6}, progress=1.5)
     assert job_store.load_checkpoint(job_id) == {"done": 5}
+
+
+def test_heartbeat_touches_running_jobs_only(database_url: str, clock: ManualClock) -> None:
+    """A worker's heartbeat moves `updated_at` of its running jobs (the lag status reads it);
+    a finished job, a failed attempt waiting for its retry and an unknown id are left alone."""
+    store = JobStore.from_url(database_url, clock=clock)
+    store.migrate()
+    try:
+        running, done, failed = new_id(), new_id(), new_id()
+        for job_id in (running, done, failed):
+            store.begin(job_start(job_id))
+        store.succeed(done, {})
+        store.fail(failed, "transient", dead=False)
+        before = {job_id: store.get(job_id) for job_id in (running, done, failed)}
+
+        clock.advance(45)
+        assert store.heartbeat([running, done, failed, "never-seen"]) == 1
+
+        after = store.get(running)
+        assert after is not None and after.updated_at == clock.now
+        assert after.status is JobStatus.RUNNING and after.progress == 0.0
+        assert store.get(done) == before[done] and store.get(failed) == before[failed]
+    finally:
+        store.close()

@@ -93,6 +93,8 @@ class PartitionWork:
     busy_keys: set[bytes | None] = field(default_factory=set)
     waiting_until: datetime | None = None
     paused: bool = False
+    held: bool = False
+    """An operator paused its job type: nothing more starts; what waits stays for the resume."""
 
 
 class Executor:
@@ -134,6 +136,14 @@ class Executor:
         for key in keys:
             self.partitions.setdefault(key, PartitionWork())
 
+    def hold(self, topics: Iterable[str]) -> None:
+        """Hold the partitions of ``topics`` (and release the others): a held partition starts
+        nothing new and is paused, its running units finish and commit as usual, and what it
+        already fetched waits in its backlog (fetching resumes after it, so nothing is lost)."""
+        held = frozenset(topics)
+        for (topic, _partition), work in self.partitions.items():
+            work.held = topic in held
+
     def add(self, message: ConsumedRecord) -> bool:
         """Queue a record; False if it must not be tracked (partition not ours, or draining)."""
         work = self.partitions.get((message.topic, message.partition))
@@ -154,6 +164,8 @@ class Executor:
         """Start whatever may start now, as long as the pool has room."""
         now = now or datetime.now(UTC)
         for key, work in self.partitions.items():
+            if work.held:
+                continue
             if self._tracked(key) - len(work.backlog) >= self.partition_buffer:
                 continue  # enough finished work waits behind this partition's oldest record
             while work.backlog and self.in_flight < self.pool.concurrency:
@@ -227,12 +239,13 @@ class Executor:
 
     def flow_changes(self) -> tuple[list[PartitionKey], list[PartitionKey]]:
         """Partitions to pause and to resume now. A partition is paused while it holds records
-        it cannot start (a busy long job, a full pool, a retry delay not yet due), so the poll
+        it cannot start (a busy long job, a full pool, a retry delay not yet due, its job type
+        paused by an operator), so the poll
         loop keeps polling (no rebalance) without buffering unbounded records; fast jobs get a
         larger buffer so that batches keep flowing."""
         to_pause, to_resume = [], []
         for key, work in self.partitions.items():
-            if not self.accepting or work.waiting_until is not None:
+            if not self.accepting or work.held or work.waiting_until is not None:
                 wanted = True
             elif work.backlog:
                 spec = self.spec_of(work.backlog[0])

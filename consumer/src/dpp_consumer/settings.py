@@ -46,6 +46,11 @@ class WorkerSettings(BaseSettings):
     commit_interval_ms: int = Field(
         default=250, ge=0, description="How often finished outcomes are published and committed"
     )
+    heartbeat_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often a running job's updated_at is touched (its heartbeat); 0: never",
+    )
     partition_buffer: int = Field(
         default=1_000, ge=1, description="Records held per partition before it is paused"
     )

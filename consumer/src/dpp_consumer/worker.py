@@ -15,17 +15,20 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from dpp_consumer.bookkeeping import JobBook
 from dpp_consumer.dispatch import dpp_headers
 from dpp_consumer.executor import Executor, JobPool
+from dpp_consumer.heartbeat import Heartbeat, RunningJobs
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
 from dpp_consumer.log import worker_logger
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.offsets import OffsetTracker, PartitionKey
 from dpp_consumer.outcomes import OutcomeRecords
+from dpp_consumer.pauses import PauseFollower, WorkerPauses, job_type_topics
 from dpp_consumer.publisher import OutcomePublisher
 from dpp_consumer.records import ConsumedRecord
 from dpp_consumer.retry import Delivery, Failure, RetryPolicy
 from dpp_consumer.runner import JobRunner
 from dpp_consumer.settings import WorkerSettings
 from dpp_consumer.units import Outcome, Unit
+from dpp_shared.control import CONTROL_TOPIC
 from dpp_shared.kafka_config import consumer_config, producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings
 from dpp_shared.topics import TopicNamespace
@@ -83,6 +86,8 @@ class Worker:
         self._consumer: Consumer | None = None
         self._publisher: OutcomePublisher | None = None
         self._executor: Executor | None = None
+        self._pauses: WorkerPauses | None = None
+        self.heartbeat: Heartbeat | None = None
 
     # -- what it consumes --------------------------------------------------------------------
 
@@ -119,6 +124,11 @@ class Worker:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def paused_job_types(self) -> frozenset[str]:
+        """Job types of this worker an operator paused, as this worker has applied them."""
+        return frozenset() if self._pauses is None else self._pauses.paused_job_types
+
     def run(self, *, ready: Callable[[], None] | None = None) -> None:
         """Consume until `stop()`, then drain and close. `ready` is called once subscribed."""
         runner = JobRunner(
@@ -129,8 +139,15 @@ class Worker:
             logger=self.logger,
             is_closing=self._closing.is_set,
         )
+        running = RunningJobs()
         pool = JobPool(
-            self.settings.worker_concurrency, runner.run, self._crashed_unit, runner.run_inline
+            self.settings.worker_concurrency,
+            running.tracking(runner.run),  # jobs on job threads beat; inline fast ones finish
+            self._crashed_unit,
+            runner.run_inline,
+        )
+        self.heartbeat = Heartbeat(
+            running, self.store, self.settings.heartbeat_interval_s, self.logger
         )
         self._executor = Executor(
             pool=pool,
@@ -151,6 +168,7 @@ class Worker:
         }
         self._consumer = Consumer(config)
         try:
+            self._pauses = self._follow_pauses()
             self._publisher = OutcomePublisher(
                 producer_config(self.kafka, self.aws, role="worker-producer"),
                 self._consumer,
@@ -169,12 +187,26 @@ class Worker:
             )
             if ready is not None:
                 ready()
+            self.heartbeat.start()
             self._loop()
             self._drain()
         finally:
             self._closing.set()
+            self.heartbeat.stop()
             pool.shutdown()
             self._close()
+
+    def _follow_pauses(self) -> WorkerPauses:
+        """The operators' switches, read to the end before the first assignment: a worker
+        (re)started while its job type is paused must not start one of its jobs."""
+        follower = PauseFollower(
+            consumer_config(self.kafka, self.aws, "dpp-control-follower", role="worker-control"),
+            self.namespace.physical(CONTROL_TOPIC),
+        )
+        topics = job_type_topics(self.registry, self.namespace, len(self.retry.delays_s))
+        pauses = WorkerPauses(follower, topics, self.logger)
+        pauses.start()
+        return pauses
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -187,6 +219,7 @@ class Worker:
             messages = consumer.consume(self.settings.batch_size, POLL_TIMEOUT_S)
             for message in messages:
                 self._accept(message)
+            self._apply_pauses()
             self._settle()
             executor.dispatch()
             self._apply_flow()
@@ -217,6 +250,14 @@ class Worker:
                 if finished:
                     self._publisher.add(outcome)
 
+    def _apply_pauses(self) -> None:
+        """Take in new switches (non-blocking) and hold or release the partitions of the job
+        types whose state changed, before anything of theirs is dispatched this turn; the
+        consumer pauses or resumes them in :meth:`_apply_flow`, with the flow control."""
+        assert self._pauses is not None and self._executor is not None
+        if self._pauses.poll():
+            self._executor.hold(self._pauses.held)
+
     def _apply_flow(self) -> None:
         assert self._consumer is not None and self._executor is not None
         to_pause, to_resume = self._executor.flow_changes()
@@ -243,7 +284,14 @@ class Worker:
         self.metrics.rebalances.labels("assign").inc()
         keys = [(tp.topic, tp.partition) for tp in partitions]
         self._executor.assign(keys)
-        self.logger.info("partitions assigned", extra={"partitions": _names(keys)})
+        # New partitions of a paused job type are held before anything of theirs can start;
+        # the next `_apply_flow` pauses them in the consumer (assignment starts them fetching).
+        if self._pauses is not None:
+            self._executor.hold(self._pauses.held)
+        held = [key for key in keys if self._pauses is not None and key[0] in self._pauses.held]
+        self.logger.info(
+            "partitions assigned", extra={"partitions": _names(keys), "held": _names(held)}
+        )
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assert self._executor is not None
@@ -315,6 +363,8 @@ class Worker:
                 self.logger.warning("consumer close failed", extra={"error": str(error)})
         if self._publisher is not None:
             self._publisher.close()
+        if self._pauses is not None:
+            self._pauses.follower.close()
 
     def _crashed_unit(self, unit: Unit) -> list[Outcome]:
         """The runner itself failed, outside any job (called in the pool thread, inside the

@@ -220,7 +220,7 @@ module "consumer" {
     group_arn_prefix            = local.kafka_arns.group_arn_prefix
     transactional_id_arn_prefix = local.kafka_arns.transactional_id_arn_prefix
     consumer_group              = local.consumer_group
-    read_topics                 = concat(local.worker_topics, [for t in local.retry_topics : t if !startswith(t, "dpp.job.results")])
+    read_topics                 = concat(local.worker_topics, [for t in local.retry_topics : t if !startswith(t, "dpp.job.results")], ["dpp.control"])
     write_topics                = concat(local.retry_topics, [local.dead_letter, "dpp.job.results"])
   }
   components = {

@@ -33,7 +33,10 @@ def run(
         float | None, typer.Option(min=0, help="Seconds jobs may finish on SIGTERM")
     ] = None,
 ) -> None:
-    """Consume job events until SIGTERM/SIGINT, then drain (settings: docs/consumer.md)."""
+    """Consume job events until SIGTERM/SIGINT, then drain (settings: docs/consumer.md).
+
+    Paused job types (`dpp ops pause`) start no jobs; running jobs beat (DPP_HEARTBEAT_INTERVAL_S).
+    """
     from dpp_consumer.service import run_worker  # noqa: PLC0415 - keep `dpp --help` instant
     from dpp_consumer.settings import worker_settings  # noqa: PLC0415
 

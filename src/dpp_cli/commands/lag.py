@@ -27,7 +27,8 @@ app = typer.Typer(
     help="Consumer lag per group and partition in messages and seconds, with Burrow-style status "
     "(table, --watch, --json); `export` for Prometheus/EMF, `keda` for the KEDA manifest.\n\n"
     "Exit code: 0 healthy (OK/WARN), 3 a group is ERR (a partition STOP/STALL/REWIND), "
-    "1 lag could not be read. See docs/operators.md.",
+    "1 lag could not be read. Partitions of a job type paused with `dpp ops pause` are OK "
+    '("job type X paused by Y"), not STOP/STALL. See docs/operators.md.',
     invoke_without_command=True,
 )
 
@@ -133,7 +134,8 @@ def show(
 
     Exit code: 0 healthy, 3 when a group is ERR (a partition STOP/STALL/REWIND), 1 when lag could
     not be read. Status needs DPP_LAG_MIN_OBSERVATIONS samples: use --samples, --watch or
-    --history (one sample per cron run).
+    --history (one sample per cron run). Partitions of a job type paused with `dpp ops pause`
+    (read from dpp.control) are OK, "job type X paused by Y", not STOP/STALL.
     """
     if ctx.invoked_subcommand is not None:
         return

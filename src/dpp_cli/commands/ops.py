@@ -99,9 +99,10 @@ JobType = Annotated[str, typer.Argument(help="Job type, e.g. echo, embedding")]
 
 @app.command()
 def pause(job_type: JobType) -> None:
-    """Pause a job type: its workers stop fetching its topics (and retry tiers) until resumed.
+    """Pause a job type: its workers start none of its jobs and stop fetching its topics (and
+    retry tiers) until resumed; jobs already running finish, nothing is lost.
 
-    Written to the compacted control topic dpp.control, durable across restarts.
+    Written to the compacted topic dpp.control; job types sharing a topic pause together.
     """
     _switch(job_type, paused=True)
 
@@ -118,7 +119,7 @@ def _switch(job_type: str, *, paused: bool) -> None:
 
     from dpp_cli.console import fail  # noqa: PLC0415
     from dpp_ops.control import ControlTopic  # noqa: PLC0415
-    from dpp_ops.page.service import worker_job_types  # noqa: PLC0415
+    from dpp_ops.lag.paused import worker_job_types  # noqa: PLC0415
     from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
     from dpp_shared.settings import aws_settings, kafka_settings, topic_settings  # noqa: PLC0415
     from dpp_shared.topics import TopicNamespace  # noqa: PLC0415

@@ -103,6 +103,26 @@ class JobStore(StoreDatabase):
         )
 
     @writes
+    def heartbeat(self, job_ids: Iterable[str]) -> int:
+        """Touch ``updated_at`` of the RUNNING jobs among ``job_ids`` (a worker's jobs whose
+        handlers run without reporting progress): their heartbeat, read by the lag status.
+        Returns how many were touched; finished or unknown ids are left alone."""
+        ids = sorted(set(job_ids))
+        touched = 0
+        now = self._now()
+        with translate_unavailable("recording heartbeats"), self._writer.begin() as connection:
+            for chunk in chunks(ids, IN_LIST_CHUNK):
+                statement = (
+                    update(jobs_table)
+                    .where(jobs_table.c.id.in_(chunk))
+                    .where(jobs_table.c.status == JobStatus.RUNNING.value)
+                    .values(updated_at=now)
+                )
+                result: CursorResult[Any] = connection.execute(statement)
+                touched += result.rowcount
+        return touched
+
+    @writes
     def save_checkpoint(
         self,
         job_id: str,

@@ -117,13 +117,14 @@ class LagMonitor:
         *,
         discover: Callable[[], Sequence[WatchTarget]] | None = None,
         heads: HeadJobReader | None = None,
+        held: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.reader = reader
         self.targets = tuple(targets)
         self.history = history
         self.discover = discover
         self.heads = heads
-        self.held: Callable[[], dict[str, str]] | None = None
+        self.held = held
         """Topics paused on purpose (job types an operator paused) -> why; never STALL."""
         self._seq = itertools.count(1)
 
@@ -139,12 +140,14 @@ class LagMonitor:
         """A monitor wired from `KAFKA_*`, `AWS_*` and `DPP_LAG_*`; connects lazily.
 
         ``targets`` None: every consumer group of the cluster (on ``topics`` when given).
-        ``store``: the job store, read for heartbeating head jobs.
+        ``store``: the job store, read for heartbeating head jobs. The operators' pause
+        switches are read from the control topic at every sample (``dpp_ops.lag.paused``).
         """
         from dpp_ops.exporters.targets import all_groups_discovery  # noqa: PLC0415
         from dpp_ops.lag import LagHistory, get_lag_settings  # noqa: PLC0415
         from dpp_ops.lag.config import configured_reader  # noqa: PLC0415
         from dpp_ops.lag.heads import HeadJobReader  # noqa: PLC0415
+        from dpp_ops.lag.paused import PausedTopics  # noqa: PLC0415
 
         lag = get_lag_settings()
         reader = configured_reader(request_timeout_s)
@@ -155,6 +158,7 @@ class LagMonitor:
             LagHistory(lag.rules()),
             discover=discover,
             heads=None if store is None else HeadJobReader(store),
+            held=PausedTopics.from_settings(),
         )
 
     def refresh_targets(self) -> tuple[WatchTarget, ...]:
