@@ -29,6 +29,7 @@ from dpp_consumer.units import Outcome, Unit
 from dpp_shared.kafka_config import consumer_config, producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings
 from dpp_shared.topics import TopicNamespace
+from dpp_shared.tracing import Tracing
 
 POLL_TIMEOUT_S = 0.05
 
@@ -63,6 +64,7 @@ class Worker:
         registry: JobRegistry,
         metrics: WorkerMetrics | None = None,
         logger: Logger | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.settings = settings
         self.kafka = kafka
@@ -73,6 +75,7 @@ class Worker:
         self.metrics = metrics or WorkerMetrics()
         self.logger = logger or worker_logger()
         self.stats = WorkerStats()
+        self.tracing = tracing
         self.retry = RetryPolicy(
             namespace, max_attempts=settings.max_attempts, delays_s=settings.retry_delays_s
         )
@@ -128,6 +131,7 @@ class Worker:
             metrics=self.metrics,
             logger=self.logger,
             is_closing=self._closing.is_set,
+            tracing=self.tracing,
         )
         pool = JobPool(
             self.settings.worker_concurrency, runner.run, self._crashed_unit, runner.run_inline
