@@ -270,6 +270,24 @@ def test_retry_copies_dead_letters_and_job_failed_carry_each_attempts_span(
     assert not first.status.is_ok and not second.status.is_ok
 
 
+def test_a_refused_request_ends_its_span_failed(make_app: AppFactory) -> None:
+    spans = Spans()
+    app = make_app()
+    app.state.runtime.tracing = spans.tracing("dpp-producer")
+    with TestClient(app) as client:
+        refused = client.post(
+            "/v1/events",
+            json=factories.demo_event(),
+            headers={**factories.auth(scope="jobs:read"), **HEADERS},
+        )
+    assert refused.status_code == 403, refused.text
+    (span,) = spans.get_finished_spans()
+    assert _parent_id(span) == CALLER_SPAN_ID and not span.status.is_ok
+    assert span.attributes is not None
+    assert span.attributes["http.response.status_code"] == 403
+    assert span.attributes["error.type"] == "ScopeError"
+
+
 @pytest.mark.parametrize("transport", ["asgi", "route", "lambda"])
 def test_tracing_off_passes_the_callers_trace_context_through_to_kafka(
     request: pytest.FixtureRequest, make_app: AppFactory, transport: str, kafka_bootstrap: str

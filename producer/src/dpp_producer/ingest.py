@@ -208,6 +208,19 @@ def _producer_span(runtime: ProducerRuntime, route: str, request: IngestRequest)
     )
 
 
+async def _traced(span: TraceSpan, answering: Awaitable[Reply]) -> Reply:
+    """Await the answer inside `span`, which ends with it (ERROR and the answer's status when
+    it failed)."""
+    with span:
+        try:
+            reply = await answering
+        except Exception as error:
+            span.set({"http.response.status_code": producer_error_of(error).status})
+            raise
+        span.set({"http.response.status_code": reply.status})
+        return reply
+
+
 def _delivery_attributes(admitted: AdmittedEvent, delivery: Delivery) -> dict[str, str | int]:
     return {
         "messaging.destination.name": delivery.topic,
@@ -270,10 +283,8 @@ async def publish_event(runtime: ProducerRuntime, request: IngestRequest) -> Rep
         if request.traceparent is not None:
             trace = passthrough_headers(request.traceparent, request.tracestate)
         return await _publish_event(runtime, request, trace, None)
-    with _producer_span(runtime, SINGLE_ROUTE, request) as span:
-        reply = await _publish_event(runtime, request, span.headers, span)
-        span.set({"http.response.status_code": reply.status})
-        return reply
+    span = _producer_span(runtime, SINGLE_ROUTE, request)
+    return await _traced(span, _publish_event(runtime, request, span.headers, span))
 
 
 async def _publish_event(
@@ -439,10 +450,8 @@ async def publish_batch(runtime: ProducerRuntime, request: IngestRequest) -> Rep
         if request.traceparent is not None:
             trace = passthrough_headers(request.traceparent, request.tracestate)
         return await _publish_batch_request(runtime, request, trace, None)
-    with _producer_span(runtime, BATCH_ROUTE, request) as span:
-        reply = await _publish_batch_request(runtime, request, span.headers, span)
-        span.set({"http.response.status_code": reply.status})
-        return reply
+    span = _producer_span(runtime, BATCH_ROUTE, request)
+    return await _traced(span, _publish_batch_request(runtime, request, span.headers, span))
 
 
 async def _publish_batch_request(
