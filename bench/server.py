@@ -121,8 +121,11 @@ def server_environment(bootstrap: str, prefix: str, database_url: str) -> dict[s
 class _OtlpSink(BaseHTTPRequestHandler):
     """Accepts OTLP/HTTP exports and drops them, as a collector that keeps up would."""
 
+    exports = 0  # export requests received (one per batch of spans), to show tracing was on
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", "0")))
+        type(self).exports += 1
         self.send_response(200)
         self.send_header("content-type", "application/x-protobuf")
         self.send_header("content-length", "0")
@@ -135,7 +138,9 @@ class _OtlpSink(BaseHTTPRequestHandler):
 @contextmanager
 def otlp_sink() -> Iterator[str]:
     """A local OTLP/HTTP endpoint for the API under test (`--tracing`), so the measurement
-    includes making and exporting spans but no real collector; yields its base URL."""
+    includes making and exporting spans but no real collector; yields its base URL and, at
+    the end, says on stderr how many export requests it received."""
+    _OtlpSink.exports = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _OtlpSink)
     thread = threading.Thread(target=server.serve_forever, name="otlp-sink", daemon=True)
     thread.start()
@@ -145,6 +150,7 @@ def otlp_sink() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+        print(f"   OTLP sink: {_OtlpSink.exports} span exports received", file=sys.stderr)
 
 
 @contextmanager
