@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -31,7 +32,7 @@ from dpp_shared.topics import (
 )
 from dpp_shared.tracing import Tracing, build_tracing, passthrough_headers, usable_traceparent
 from dpp_store import JobStore
-from tests.consumer.harness import ReadRecord, read_topic, running_worker
+from tests.consumer.harness import ReadRecord, produce_raw, read_topic, running_worker
 from tests.consumer.scripted_jobs import scripted_jobs
 from tests.fixtures.kafka import delete_groups
 from tests.producer import factories
@@ -268,6 +269,48 @@ def test_retry_copies_dead_letters_and_job_failed_carry_each_attempts_span(
     assert first.attributes is not None and first.attributes["dpp.job.outcome"] == "retry"
     assert second.attributes is not None and second.attributes["dpp.job.outcome"] == "dead"
     assert not first.status.is_ok and not second.status.is_ok
+
+
+def test_a_record_that_is_no_job_is_dead_lettered_under_its_worker_span(
+    kafka_bootstrap: str, topic_namespace: TopicNamespace, store: JobStore, group: str
+) -> None:
+    """No `ce_type`: the dead letter and the job.failed carry the worker span's context, the
+    child of the record's own."""
+    job_id = factories.event_ids().sign("alice", str(uuid.uuid4()))
+    produce_raw(
+        kafka_bootstrap,
+        topic_namespace.physical(DEMO_TOPIC),
+        b'{"session_id": "s", "message": "m"}',
+        [
+            ("ce_specversion", b"1.0"),
+            ("ce_id", job_id.encode()),
+            ("ce_source", b"/tests"),
+            ("ce_time", b"2026-01-01T00:00:00Z"),
+            ("traceparent", CALLER_TRACEPARENT.encode()),
+            ("tracestate", CALLER_TRACESTATE.encode()),
+        ],
+    )
+    spans = Spans()
+    with running_worker(
+        bootstrap=kafka_bootstrap,
+        namespace=topic_namespace,
+        store=store,
+        registry=default_jobs(),
+        consumer_group=group,
+        tracing=spans.tracing("dpp-worker"),
+    ):
+        failed = _results(kafka_bootstrap, topic_namespace, job_id, "job.failed.v1")
+    (dead_letter,) = read_topic(
+        kafka_bootstrap, topic_namespace.physical(DEAD_LETTER_TOPIC), until=bool
+    )
+    (worker,) = spans.get_finished_spans()
+    assert _parent_id(worker) == CALLER_SPAN_ID
+    assert _hex(worker.context.trace_id, 32) == TRACE_ID
+    assert worker.attributes is not None and worker.attributes["dpp.job.outcome"] == "dead"
+    assert worker.attributes["error.type"] == "EventDecodeError" and not worker.status.is_ok
+    for record in (dead_letter, failed):
+        assert record.headers["traceparent"] == _traceparent_of(worker)
+        assert record.headers["tracestate"] == CALLER_TRACESTATE
 
 
 def test_a_refused_request_ends_its_span_failed(make_app: AppFactory) -> None:
