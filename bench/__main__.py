@@ -29,7 +29,7 @@ from bench.results import (
     write_json,
 )
 from bench.scenarios import SCENARIOS
-from bench.server import Subject
+from bench.server import TRACING_ENVIRONMENT, Subject, otlp_sink
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,8 +57,28 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-doc", action="store_true", help="do not rewrite docs/performance.md's table"
     )
+    run.add_argument(
+        "--tracing",
+        action="store_true",
+        help="run the API under test with DPP_TRACING=otlp, exporting to a local OTLP sink "
+        f"(default: off); results go to {RESULTS_DIR / 'tracing'} unless --results-dir",
+    )
     commands.add_parser("table", help="print the table of the latest results")
     return parser
+
+
+@contextmanager
+def _tracing(on: bool) -> Iterator[None]:
+    if not on:
+        yield
+        return
+    with otlp_sink() as url:
+        TRACING_ENVIRONMENT.update(DPP_TRACING="otlp", OTEL_EXPORTER_OTLP_ENDPOINT=url)
+        try:
+            yield
+        finally:
+            TRACING_ENVIRONMENT.clear()
+            TRACING_ENVIRONMENT["DPP_TRACING"] = "off"
 
 
 @contextmanager
@@ -81,13 +101,15 @@ def main(argv: list[str] | None = None) -> int:
         _parser().error(
             f"--baseline-ref works with --scenario {' / '.join(sorted(BASELINE_SCENARIOS))}"
         )
-    results_dir: Path = args.results_dir or (RESULTS_DIR / "quick" if args.quick else RESULTS_DIR)
+    default_dir = RESULTS_DIR / "tracing" if args.tracing else RESULTS_DIR
+    results_dir: Path = args.results_dir or (RESULTS_DIR / "quick" if args.quick else default_dir)
     machine, versions = machine_info(), software_versions()
     failed: list[str] = []
     with (
         tempfile.TemporaryDirectory(prefix="dpp-bench-") as work,
         sandbox_broker(args.bootstrap) as bootstrap,
         _baseline(args.baseline_ref) as baseline,
+        _tracing(args.tracing),
     ):
         ctx = BenchContext(bootstrap, args.quick, Path(work), profile=not args.no_profile)
         for name in names:

@@ -8,10 +8,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -99,6 +101,11 @@ class RunningServer:
         return f"Bearer {self.token}"
 
 
+TRACING_ENVIRONMENT: dict[str, str] = {"DPP_TRACING": "off"}
+"""What the API under test is told about tracing: off (whatever the caller's shell says), unless
+`bench run --tracing` switched it to otlp towards the run's local sink (`otlp_sink`)."""
+
+
 def server_environment(bootstrap: str, prefix: str, database_url: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -107,7 +114,43 @@ def server_environment(bootstrap: str, prefix: str, database_url: str) -> dict[s
         "DPP_ENV": "sandbox",
         "JWT_SECRET": JWT_SECRET,
         "DATABASE_URL": database_url,
+        **TRACING_ENVIRONMENT,
     }
+
+
+class _OtlpSink(BaseHTTPRequestHandler):
+    """Accepts OTLP/HTTP exports and drops them, as a collector that keeps up would."""
+
+    exports = 0  # export requests received (one per batch of spans), to show tracing was on
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        type(self).exports += 1
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        return
+
+
+@contextmanager
+def otlp_sink() -> Iterator[str]:
+    """A local OTLP/HTTP endpoint for the API under test (`--tracing`), so the measurement
+    includes making and exporting spans but no real collector; yields its base URL and, at
+    the end, says on stderr how many export requests it received."""
+    _OtlpSink.exports = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OtlpSink)
+    thread = threading.Thread(target=server.serve_forever, name="otlp-sink", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+        print(f"   OTLP sink: {_OtlpSink.exports} span exports received", file=sys.stderr)
 
 
 @contextmanager

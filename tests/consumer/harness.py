@@ -26,6 +26,7 @@ from dpp_shared.envelope import EventEnvelope
 from dpp_shared.events import REGISTRY
 from dpp_shared.settings import AwsSettings, KafkaSettings
 from dpp_shared.topics import TopicNamespace
+from dpp_shared.tracing import Tracing
 from dpp_store import JobStore
 from tests.waiting import wait_until
 
@@ -171,6 +172,7 @@ def running_worker(
     namespace: TopicNamespace,
     store: JobStore,
     registry: JobRegistry,
+    tracing: Tracing | None = None,
     **settings: Any,
 ) -> Iterator[WorkerThread]:
     """Run a worker until the block ends, then drain it; waits for its first assignment."""
@@ -182,6 +184,7 @@ def running_worker(
         store=store,
         registry=registry,
         metrics=WorkerMetrics(),
+        tracing=tracing,
     )
     errors: list[BaseException] = []
 

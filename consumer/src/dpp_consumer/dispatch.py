@@ -1,8 +1,10 @@
-"""Dispatch: decode a unit's records and pair each event with the job that handles it."""
+"""Dispatch: decode a unit's records and pair each event with the job that handles it; with
+tracing on, each record's worker span starts here, the child of the record's trace context."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
 from dpp_consumer.records import ConsumedRecord
@@ -11,7 +13,11 @@ from dpp_shared import headers as hdr
 from dpp_shared.codec import DecodedEvent, decode
 from dpp_shared.errors import EventDecodeError
 from dpp_shared.events import EventRegistry
+from dpp_shared.tracing import TRACE_HEADER_NAMES, TraceHeaders, TraceSpan
 from dpp_store import JobStart
+
+if TYPE_CHECKING:
+    from dpp_shared.tracing import Tracing
 
 PUBLISHER_HEADER = hdr.PUBLISHER
 
@@ -24,6 +30,13 @@ class Job:
     delivery: Delivery
     event: DecodedEvent
     spec: JobSpec
+    span: TraceSpan | None = None
+    """The worker span (tracing on): consume -> job -> outcome."""
+
+    @property
+    def trace(self) -> TraceHeaders | None:
+        """The trace context the job's outcome records carry on (None: tracing off)."""
+        return None if self.span is None else self.span.headers
 
     @property
     def job_id(self) -> str:
@@ -50,6 +63,35 @@ class Undispatchable:
     message: ConsumedRecord
     delivery: Delivery
     error: EventDecodeError
+    span: TraceSpan | None = None
+
+    @property
+    def trace(self) -> TraceHeaders | None:
+        return None if self.span is None else self.span.headers
+
+
+def worker_span(tracing: Tracing, message: ConsumedRecord, delivery: Delivery) -> TraceSpan:
+    """The record's worker span: the child of its `traceparent`/`tracestate` headers."""
+    carrier = {
+        name: value for name in TRACE_HEADER_NAMES if (value := message.header(name)) is not None
+    }
+    attributes: dict[str, str | int] = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": message.topic,
+        "messaging.destination.partition.id": str(message.partition),
+        "messaging.kafka.offset": message.offset,
+        "dpp.attempt": delivery.attempt,
+    }
+    event_id = message.header("ce_id")
+    if event_id is not None:
+        attributes["messaging.message.id"] = event_id
+    return tracing.start(
+        f"process {delivery.original_topic}",
+        kind="consumer",
+        carrier=carrier,
+        attributes=attributes,
+    )
 
 
 def dpp_headers(record: ConsumedRecord) -> dict[str, str]:
@@ -65,17 +107,22 @@ def delivery_of(message: ConsumedRecord) -> Delivery:
 
 
 def dispatch(
-    messages: list[ConsumedRecord], registry: JobRegistry, events: EventRegistry
+    messages: list[ConsumedRecord],
+    registry: JobRegistry,
+    events: EventRegistry,
+    tracing: Tracing | None = None,
 ) -> tuple[list[Job], list[Undispatchable]]:
-    """Split records into runnable jobs and records that can only be dead-lettered."""
+    """Split records into runnable jobs and records that can only be dead-lettered (each with
+    its started worker span when `tracing` is on; the caller ends them)."""
     jobs: list[Job] = []
     rejected: list[Undispatchable] = []
     for message in messages:
         delivery = delivery_of(message)
+        span = None if tracing is None else worker_span(tracing, message, delivery)
         try:
             event = decode(message.value, message.headers, events)
         except EventDecodeError as error:
-            rejected.append(Undispatchable(message, delivery, error))
+            rejected.append(Undispatchable(message, delivery, error, span))
             continue
         spec = registry.get(event.event_type.name)
         if spec is None:
@@ -83,7 +130,9 @@ def dispatch(
                 f"no job handles {event.event_type.name!r} on topic {message.topic!r}",
                 event_type=event.event_type.name,
             )
-            rejected.append(Undispatchable(message, delivery, unhandled))
+            rejected.append(Undispatchable(message, delivery, unhandled, span))
             continue
-        jobs.append(Job(message, delivery, event, spec))
+        if span is not None:
+            span.set({"dpp.job.type": spec.job_type, "dpp.job.id": event.envelope.id})
+        jobs.append(Job(message, delivery, event, spec, span))
     return jobs, rejected

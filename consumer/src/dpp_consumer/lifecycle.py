@@ -14,6 +14,7 @@ from dpp_shared.events import REGISTRY, EventType
 from dpp_shared.events.payloads import JobCompletedV1, JobFailedV1
 from dpp_shared.ids import new_id
 from dpp_shared.topics import TopicNamespace
+from dpp_shared.tracing import TraceHeaders
 
 SOURCE = "urn:dpp:consumer"
 _COMPLETED = REGISTRY.get("job.completed.v1")
@@ -31,6 +32,8 @@ def _record(
     payload: BaseModel,
     started_by: EventEnvelope | None,
     namespace: TopicNamespace,
+    *,
+    trace: TraceHeaders | None,
 ) -> KafkaRecord:
     """Exactly what `codec.encode` writes for this lifecycle event, built without validating an
     envelope model per event: every attribute is a constant of this module, fresh (id, time),
@@ -50,7 +53,9 @@ def _record(
     ]
     if started_by is not None and started_by.correlationid is not None:
         headers.append(("ce_correlationid", started_by.correlationid.encode()))
-    if started_by is not None and started_by.traceparent is not None:
+    if trace is not None:
+        headers.extend(trace)  # the worker span's context (tracing on)
+    elif started_by is not None and started_by.traceparent is not None:
         headers.append((TRACEPARENT_HEADER, started_by.traceparent.encode()))
     return KafkaRecord(
         topic=namespace.physical(event_type.topic),
@@ -71,6 +76,7 @@ def completed_record(
     result: dict[str, Any],
     started_by: EventEnvelope,
     namespace: TopicNamespace,
+    trace: TraceHeaders | None = None,
 ) -> KafkaRecord:
     payload = JobCompletedV1(
         job_id=job_id,
@@ -81,7 +87,7 @@ def completed_record(
         completed_at=completed_at,
         result=result,
     )
-    return _record(_COMPLETED, job_id, payload, started_by, namespace)
+    return _record(_COMPLETED, job_id, payload, started_by, namespace, trace=trace)
 
 
 def failed_record(
@@ -95,6 +101,7 @@ def failed_record(
     failed_at: datetime,
     started_by: EventEnvelope | None,
     namespace: TopicNamespace,
+    trace: TraceHeaders | None = None,
 ) -> KafkaRecord:
     payload = JobFailedV1(
         job_id=job_id,
@@ -105,4 +112,4 @@ def failed_record(
         error=error[:MAX_ERROR_CHARS],  # bounded like the dead letter's header
         failed_at=failed_at,
     )
-    return _record(_FAILED, job_id, payload, started_by, namespace)
+    return _record(_FAILED, job_id, payload, started_by, namespace, trace=trace)

@@ -29,6 +29,7 @@ from dpp_consumer.retry import Delivery, Failure
 from dpp_consumer.units import Outcome, Unit, UnitDeferredError
 from dpp_shared.codec import KafkaRecord
 from dpp_shared.events import REGISTRY, EventRegistry
+from dpp_shared.tracing import TraceHeaders, Tracing
 from dpp_store import JobRecord, JobStart, JobStatus, StoreUnavailableError
 
 _T = TypeVar("_T")
@@ -64,6 +65,7 @@ class JobRunner:
         logger: Logger,
         is_closing: Callable[[], bool],
         events: EventRegistry = REGISTRY,
+        tracing: Tracing | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -72,6 +74,7 @@ class JobRunner:
         self.logger = logger
         self.is_closing = is_closing
         self.events = events
+        self.tracing = tracing
         self.call_handler = HandlerCall(store=store, metrics=metrics, logger=logger)
         self._start_first = StartFirst(store)
         self._finish_together = FinishTogether(store)
@@ -90,12 +93,20 @@ class JobRunner:
             self._inline.deferrable = False
 
     def run(self, unit: Unit) -> list[Outcome]:
-        jobs, rejected = dispatch(unit.records, self.registry, self.events)
-        outcomes = [self._dead_letter_undispatchable(item) for item in rejected]
-        if jobs:
-            fast = unit.spec is not None and unit.spec.batchable
-            book = self._finish_together if fast else self._start_first
-            outcomes.extend(self._run_jobs(unit.cancellation, jobs, book))
+        jobs, rejected = dispatch(unit.records, self.registry, self.events, self.tracing)
+        try:
+            outcomes = [self._dead_letter_undispatchable(item) for item in rejected]
+            if jobs:
+                fast = unit.spec is not None and unit.spec.batchable
+                book = self._finish_together if fast else self._start_first
+                outcomes.extend(self._run_jobs(unit.cancellation, jobs, book))
+        finally:
+            if self.tracing is not None:
+                # The worker spans end with the outcome recorded and its records built: the
+                # records (carrying each span's context) are published with the next commit.
+                for span in [job.span for job in jobs] + [item.span for item in rejected]:
+                    if span is not None:
+                        span.end()
         return outcomes
 
     def _run_jobs(
@@ -170,7 +181,10 @@ class JobRunner:
                 result=success.result,
                 started_by=job.event.envelope,
                 namespace=self.records.namespace,
+                trace=job.trace,
             )
+            if job.span is not None:
+                job.span.set({"dpp.job.outcome": "succeeded", "dpp.job.attempts": success.attempts})
             outcomes.append(Outcome.done(job.message, announcement))
         return outcomes
 
@@ -179,8 +193,11 @@ class JobRunner:
         attempts = max(job.delivery.attempt, record.attempts)
         delivery = job.delivery.at_attempt(attempts)
         route, forwarded = self.records.forward(
-            job.message, delivery, failure, job_topic=spec.event_type.topic
+            job.message, delivery, failure, job_topic=spec.event_type.topic, trace=job.trace
         )
+        if job.span is not None:
+            job.span.fail(failure.error_type, failure.message)
+            job.span.set({"dpp.job.outcome": "dead" if route.dead else "retry"})
         error_text = f"{failure.error_type}: {failure.message}"
         changed = self._store_call(lambda: self.store.fail(job.job_id, error_text, dead=route.dead))
         self.metrics.job(spec.job_type).failed.inc()
@@ -200,6 +217,7 @@ class JobRunner:
             failed_at=datetime.now(UTC),
             started_by=job.event.envelope,
             namespace=self.records.namespace,
+            trace=job.trace,
         )
         return Outcome.done(job.message, forwarded, announcement)
 
@@ -225,12 +243,13 @@ class JobRunner:
                 result=record.result or {},
                 started_by=job.event.envelope,
                 namespace=self.records.namespace,
+                trace=job.trace,
             )
             return Outcome.done(job.message, announcement)
         error_type, _, message = (record.error or "Error: unknown").partition(": ")
         failure = Failure(error_type, message or error_type, retriable=False)
         _route, forwarded = self.records.forward(
-            job.message, job.delivery.at_attempt(max(record.attempts, 1)), failure
+            job.message, job.delivery.at_attempt(max(record.attempts, 1)), failure, trace=job.trace
         )
         announcement = failed_record(
             job_id=record.id,
@@ -242,13 +261,17 @@ class JobRunner:
             failed_at=record.finished_at or now,
             started_by=job.event.envelope,
             namespace=self.records.namespace,
+            trace=job.trace,
         )
         return Outcome.done(job.message, forwarded, announcement)
 
     def _dead_letter_undispatchable(self, item: Undispatchable) -> Outcome:
         message, delivery = item.message, item.delivery
         failure = Failure.of(item.error)
-        _route, dead_letter = self.records.forward(message, delivery, failure)
+        _route, dead_letter = self.records.forward(message, delivery, failure, trace=item.trace)
+        if item.span is not None:
+            item.span.fail(failure.error_type, failure.message)
+            item.span.set({"dpp.job.outcome": "dead"})
         records: list[KafkaRecord] = [dead_letter]
         job_id, event_type = message.header("ce_id"), message.header("ce_type") or ""
         correlation_id = message.header("ce_correlationid")
@@ -279,6 +302,7 @@ class JobRunner:
                     delivery=delivery,
                     correlation_id=correlation_id,
                     failure=failure,
+                    trace=item.trace,
                 )
             )
         return Outcome.done(message, *records)
@@ -293,6 +317,7 @@ class JobRunner:
         delivery: Delivery,
         correlation_id: str | None,
         failure: Failure,
+        trace: TraceHeaders | None,
     ) -> Sequence[KafkaRecord]:
         event_type = spec.event_type.name if spec else (event_type or UNKNOWN_JOB_TYPE)[:200]
         job_type = spec.job_type if spec else UNKNOWN_JOB_TYPE
@@ -323,6 +348,7 @@ class JobRunner:
                 failed_at=datetime.now(UTC),
                 started_by=None,
                 namespace=self.records.namespace,
+                trace=trace,
             ),
         )
 

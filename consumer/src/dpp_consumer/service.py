@@ -15,8 +15,11 @@ from dpp_consumer.settings import WorkerSettings, worker_settings
 from dpp_consumer.worker import Worker
 from dpp_shared.settings import aws_settings, database_settings, kafka_settings, topic_settings
 from dpp_shared.topics import TopicNamespace
+from dpp_shared.tracing import build_tracing
 from dpp_store import JobStore
 from dpp_store.database_secret import resolve_database_url
+
+WORKER_SERVICE_NAME = "dpp-worker"
 
 
 def build_worker(
@@ -38,6 +41,7 @@ def build_worker(
         registry=registry or default_jobs(),
         metrics=WorkerMetrics(),
         logger=worker_logger(),
+        tracing=build_tracing(settings.tracing, WORKER_SERVICE_NAME),
     )
 
 
@@ -75,3 +79,5 @@ def run_worker(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         worker.store.close()
+        if worker.tracing is not None:
+            worker.tracing.shutdown()  # exports the spans still batched

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,6 +53,10 @@ class WorkerSettings(BaseSettings):
     )
     partition_buffer: int = Field(
         default=1_000, ge=1, description="Records held per partition before it is paused"
+    )
+    tracing: Literal["off", "otlp"] = Field(
+        default="off",
+        description="OpenTelemetry worker spans exported over OTLP/HTTP (otlp), or none (off)",
     )
     database_secret_arn: str | None = Field(
         default=None,

@@ -32,6 +32,7 @@ from dpp_shared.control import CONTROL_TOPIC
 from dpp_shared.kafka_config import consumer_config, producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings
 from dpp_shared.topics import TopicNamespace
+from dpp_shared.tracing import Tracing
 
 POLL_TIMEOUT_S = 0.05
 
@@ -66,6 +67,7 @@ class Worker:
         registry: JobRegistry,
         metrics: WorkerMetrics | None = None,
         logger: Logger | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.settings = settings
         self.kafka = kafka
@@ -76,6 +78,7 @@ class Worker:
         self.metrics = metrics or WorkerMetrics()
         self.logger = logger or worker_logger()
         self.stats = WorkerStats()
+        self.tracing = tracing
         self.retry = RetryPolicy(
             namespace, max_attempts=settings.max_attempts, delays_s=settings.retry_delays_s
         )
@@ -138,6 +141,7 @@ class Worker:
             metrics=self.metrics,
             logger=self.logger,
             is_closing=self._closing.is_set,
+            tracing=self.tracing,
         )
         running = RunningJobs()
         pool = JobPool(

@@ -129,3 +129,17 @@ variable "extra_tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "tracing" {
+  description = "OpenTelemetry tracing of the producer Lambda and the workers (DPP_TRACING): off, or otlp to export spans over OTLP/HTTP to otlp_endpoint (OTEL_EXPORTER_OTLP_ENDPOINT). The default endpoint is where an AWS Distro for OpenTelemetry collector listens beside the code: the ADOT Lambda layer's extension, or a collector sidecar in the worker task (neither is deployed by this configuration; see docs/operators.md#tracing)."
+  type = object({
+    mode          = optional(string, "off")
+    otlp_endpoint = optional(string, "http://localhost:4318")
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["off", "otlp"], var.tracing.mode) && can(regex("^https?://", var.tracing.otlp_endpoint))
+    error_message = "tracing.mode is off or otlp; tracing.otlp_endpoint is an http(s) URL."
+  }
+}

@@ -61,6 +61,9 @@ locals {
     NODE_ENV                = "production"
     UPLOADS_BUCKET          = "${local.name}-uploads"
     UPLOADS_PREFIX          = local.uploads_prefix
+    # Off unless var.tracing says otherwise (the same settings for the producer and the workers).
+    DPP_TRACING                 = var.tracing.mode
+    OTEL_EXPORTER_OTLP_ENDPOINT = var.tracing.otlp_endpoint
   }
   # DPP_EVENTS_FUNCTION names the producer alias, so it is added where module.producer exists.
   late_environment = ["DPP_EVENTS_FUNCTION"]

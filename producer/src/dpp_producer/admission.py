@@ -33,6 +33,7 @@ from dpp_shared.events import REGISTRY, EventRegistry, EventType
 from dpp_shared.events.registry import issues_from_validation_error
 from dpp_shared.ids import new_id
 from dpp_shared.topics import TopicNamespace
+from dpp_shared.tracing import TraceHeaders, with_trace
 
 _EVENT_ID_NAMESPACE = uuid.UUID("6f2b8f0e-4c1e-4f8a-9a4b-2d7c1e5b9a30")
 
@@ -65,6 +66,9 @@ class AdmissionContext:
     event_ids: EventIds | None = None
     """Issues the subject-scoped, signed event ids (see `dpp_producer.event_ids`); None keeps
     ids as sent (tools and tests that build records without an API)."""
+    trace: TraceHeaders | None = None
+    """The trace context every record of the request carries (the producer span's, or the
+    caller's `traceparent` header passed through), in place of an event's own `traceparent`."""
 
     def default_event_id(self, index: int | None = None) -> str | None:
         """The id of an event that came without one, when the request has an Idempotency-Key.
@@ -138,6 +142,10 @@ def admit(
             issues=[FieldIssue(_join(path, issue.path), issue.reason) for issue in error.issues],
         ) from None
     record = encode(envelope, payload, event_type, context.namespace)
+    if context.trace is not None:
+        record = KafkaRecord(
+            record.topic, record.key, record.value, with_trace(record.headers, context.trace)
+        )
     return AdmittedEvent(
         envelope.id,
         envelope.correlationid,
@@ -316,7 +324,9 @@ class FastAdmission:
             headers.append(("ce_correlationid", correlation_id.encode()))
         if event.idempotencykey is not None:
             headers.append(("ce_idempotencykey", event.idempotencykey.encode()))
-        if event.traceparent is not None:
+        if context.trace is not None:
+            headers.extend(context.trace)  # as `admit` does with `with_trace`
+        elif event.traceparent is not None:
             headers.append((TRACEPARENT_HEADER, event.traceparent.encode()))
         headers.append((PUBLISHER_HEADER, subject.encode()))  # as `stamp_publisher`, last
         payload = event.data

@@ -69,6 +69,8 @@ def create_app(
                         "records undelivered at shutdown (their requests got 503, never 202)",
                         extra={"undelivered": left},
                     )
+                if runtime.tracing is not None:
+                    runtime.tracing.shutdown()  # exports the spans still batched
 
     app = FastAPI(
         title="dpp-events producer API",
@@ -78,6 +80,9 @@ def create_app(
         "producer). Errors are RFC 9457 problem+json. Authenticate with a bearer JWT whose "
         "`scope` names the event types you may publish (`events:*` for all).",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry spans stay off: DPP_TRACING is the one switch, and the
+        # ingest paths (ASGI fast path, routes, Lambda) trace alike (dpp_shared.tracing).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.runtime = runtime
     install_openapi(app)

@@ -33,6 +33,7 @@ from dpp_producer.log import logger
 from dpp_producer.publisher import Delivery
 from dpp_producer.runtime import ProducerRuntime
 from dpp_shared.errors import FieldIssue
+from dpp_shared.tracing import TraceHeaders, TraceSpan, passthrough_headers
 
 SINGLE_PATH = "/v1/events"
 BATCH_PATH = "/v1/events:batch"
@@ -54,6 +55,9 @@ class IngestRequest:
     correlation_id: str | None
     idempotency_key: str | None
     body: bytes
+    traceparent: str | None = None
+    """The request's W3C `traceparent` header, as sent (checked where it is used)."""
+    tracestate: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +174,10 @@ def problem_reply(error: Exception, instance: str) -> Reply:
 
 
 def _context(
-    runtime: ProducerRuntime, request: IngestRequest, fingerprint: str | None
+    runtime: ProducerRuntime,
+    request: IngestRequest,
+    fingerprint: str | None,
+    trace: TraceHeaders | None,
 ) -> AdmissionContext:
     return AdmissionContext(
         request.principal,
@@ -180,7 +187,48 @@ def _context(
         fingerprint,
         runtime.settings.event_source,
         event_ids=runtime.event_ids(),
+        trace=trace,
     )
+
+
+def _producer_span(runtime: ProducerRuntime, route: str, request: IngestRequest) -> TraceSpan:
+    """The request's producer span (tracing on): the child of the caller's `traceparent`
+    header, covering admit -> produce -> the broker's acknowledgement."""
+    assert runtime.tracing is not None
+    carrier = {}
+    if request.traceparent is not None:
+        carrier["traceparent"] = request.traceparent
+        if request.tracestate is not None:
+            carrier["tracestate"] = request.tracestate
+    return runtime.tracing.start(
+        route,
+        kind="producer",
+        carrier=carrier,
+        attributes={"messaging.system": "kafka", "http.route": route.split(" ", 1)[1]},
+    )
+
+
+async def _traced(span: TraceSpan, answering: Awaitable[Reply]) -> Reply:
+    """Await the answer inside `span`, which ends with it (ERROR and the answer's status when
+    it failed)."""
+    with span:
+        try:
+            reply = await answering
+        except Exception as error:
+            span.set({"http.response.status_code": producer_error_of(error).status})
+            raise
+        span.set({"http.response.status_code": reply.status})
+        return reply
+
+
+def _delivery_attributes(admitted: AdmittedEvent, delivery: Delivery) -> dict[str, str | int]:
+    return {
+        "messaging.destination.name": delivery.topic,
+        "messaging.destination.partition.id": str(delivery.partition),
+        "messaging.kafka.offset": delivery.offset,
+        "messaging.message.id": admitted.event_id,
+        "cloudevents.event_type": admitted.event_type.name,
+    }
 
 
 def _reply(answer: Answer, headers: dict[str, str] | None = None) -> Reply:
@@ -229,18 +277,36 @@ def _accepted_body(admitted: AdmittedEvent, delivery: Delivery) -> bytes:
 
 async def publish_event(runtime: ProducerRuntime, request: IngestRequest) -> Reply:
     """`POST /v1/events`: 202 with where the event landed, once the broker acknowledged it."""
+    if runtime.tracing is None:
+        # Tracing off: the caller's trace context, if any, still rides on to the record.
+        trace = None
+        if request.traceparent is not None:
+            trace = passthrough_headers(request.traceparent, request.tracestate)
+        return await _publish_event(runtime, request, trace, None)
+    span = _producer_span(runtime, SINGLE_ROUTE, request)
+    return await _traced(span, _publish_event(runtime, request, span.headers, span))
+
+
+async def _publish_event(
+    runtime: ProducerRuntime,
+    request: IngestRequest,
+    trace: TraceHeaders | None,
+    span: TraceSpan | None,
+) -> Reply:
     admitted: AdmittedEvent | None = None
     fingerprint = None
     document: Any = None
     if request.idempotency_key is None:
-        admitted = runtime.fast_admission().single(request.body, _context(runtime, request, None))
+        admitted = runtime.fast_admission().single(
+            request.body, _context(runtime, request, None, trace)
+        )
     if admitted is None:
         document = parse_json(request.body)
         if request.idempotency_key is not None:
             # Only a request with an Idempotency-Key needs its body hashed (a canonical
             # re-encoding of the whole body).
             fingerprint = request_fingerprint(SINGLE_ROUTE, document)
-    context = _context(runtime, request, fingerprint)
+    context = _context(runtime, request, fingerprint, trace)
 
     async def produce() -> Answer:
         event = admitted if admitted is not None else admit(document, context)
@@ -248,6 +314,8 @@ async def publish_event(runtime: ProducerRuntime, request: IngestRequest) -> Rep
         delivery = await runtime.publisher.publish(event.record)
         runtime.metrics.event_accepted(event.event_type.name, time.perf_counter() - started)
         logger().info("event accepted", extra=_accepted_fields(event, delivery))
+        if span is not None:
+            span.set(_delivery_attributes(event, delivery))
         return Answer(202, _accepted_body(event, delivery))
 
     answer = await _answer_once(runtime, context, produce)
@@ -309,6 +377,8 @@ async def _publish_batch(
     events: list[Any] | None,
     admitted: list[tuple[int, AdmittedEvent]],
     entries: list[bytes | None],
+    *,
+    span: TraceSpan | None = None,
 ) -> bytes:
     """Produce the admitted events together, await their acknowledgements as one and answer
     with one entry per event, in request order (`entries` holds the admission failures)."""
@@ -332,6 +402,14 @@ async def _publish_batch(
     for event_type, count in accepted_by_type.items():
         runtime.metrics.events_accepted(event_type, count, ack_latency_s)
     accepted_count = sum(accepted_by_type.values())
+    if span is not None:
+        span.set(
+            {
+                "messaging.batch.message_count": len(entries),
+                "dpp.batch.accepted_count": accepted_count,
+                "dpp.batch.failed_count": len(entries) - accepted_count,
+            }
+        )
     # One line per request, not per event: at 500 events a request the log was the hot path.
     log.info(
         "batch accepted",
@@ -367,11 +445,26 @@ async def _publish_batch(
 
 async def publish_batch(runtime: ProducerRuntime, request: IngestRequest) -> Reply:
     """`POST /v1/events:batch`: 207 with one entry per event, in request order."""
+    if runtime.tracing is None:
+        trace = None
+        if request.traceparent is not None:
+            trace = passthrough_headers(request.traceparent, request.tracestate)
+        return await _publish_batch_request(runtime, request, trace, None)
+    span = _producer_span(runtime, BATCH_ROUTE, request)
+    return await _traced(span, _publish_batch_request(runtime, request, span.headers, span))
+
+
+async def _publish_batch_request(
+    runtime: ProducerRuntime,
+    request: IngestRequest,
+    trace: TraceHeaders | None,
+    span: TraceSpan | None,
+) -> Reply:
     max_batch = runtime.settings.max_batch
     fast: list[AdmittedEvent] | None = None
     if request.idempotency_key is None:
         fast = runtime.fast_admission().batch(
-            request.body, _context(runtime, request, None), max_batch
+            request.body, _context(runtime, request, None, trace), max_batch
         )
     events: list[Any] | None = None
     fingerprint = None
@@ -380,7 +473,7 @@ async def publish_batch(runtime: ProducerRuntime, request: IngestRequest) -> Rep
         events = _batch_events(document, max_batch)
         if request.idempotency_key is not None:
             fingerprint = request_fingerprint(BATCH_ROUTE, document)
-    context = _context(runtime, request, fingerprint)
+    context = _context(runtime, request, fingerprint, trace)
 
     async def produce() -> Answer:
         admitted: list[tuple[int, AdmittedEvent]] = []
@@ -397,7 +490,7 @@ async def publish_batch(runtime: ProducerRuntime, request: IngestRequest) -> Rep
                     entries[index] = _failure_body(index, item, error)
                     continue
                 admitted.append((index, event))
-        body = await _publish_batch(runtime, context, events, admitted, entries)
+        body = await _publish_batch(runtime, context, events, admitted, entries, span=span)
         return Answer(207, body)
 
     answer = await _answer_once(runtime, context, produce)

@@ -178,6 +178,10 @@ def serve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         response = current.ingest(event, route, correlation)
     else:
         response = current.adapter(event, context)
+    tracing = current.runtime.tracing
+    if tracing is not None:
+        # The environment may freeze once this returns, with spans still in the batch.
+        tracing.flush()
     # No flush here. Each request has already awaited its own records (at most the ack timeout)
     # before answering, so whatever is still queued belongs to a request that answered 503 and
     # gave it up to at-least-once delivery. Flushing would wait on those records again: the 503

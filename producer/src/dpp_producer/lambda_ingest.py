@@ -108,7 +108,15 @@ class LambdaIngest:
         body = _body(event)
         if len(body) > max_bytes:
             raise body_too_large(max_bytes)
-        return await publish(runtime, IngestRequest(principal, correlation, idempotency_key, body))
+        request = IngestRequest(
+            principal,
+            correlation,
+            idempotency_key,
+            body,
+            headers.get("traceparent"),
+            headers.get("tracestate"),
+        )
+        return await publish(runtime, request)
 
 
 def _request_id(event: dict[str, Any]) -> str | None:

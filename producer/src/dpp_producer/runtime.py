@@ -22,10 +22,13 @@ from dpp_shared.events import REGISTRY
 from dpp_shared.kafka_config import producer_config
 from dpp_shared.settings import AwsSettings, KafkaSettings, TopicSettings
 from dpp_shared.topics import TopicNamespace
+from dpp_shared.tracing import Tracing, build_tracing
 from dpp_store.database_secret import resolve_database_url
 
 if TYPE_CHECKING:
     from dpp_store import IdempotencyStore, JobStore, RateLimitStore
+
+PRODUCER_SERVICE_NAME = "dpp-producer"
 
 
 @dataclass
@@ -42,6 +45,8 @@ class ProducerRuntime:
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     identity_provider: IdentityProvider | None = None
     rate_limiter: RateLimiter | None = None
+    tracing: Tracing | None = None
+    """The producer's OpenTelemetry tracer (DPP_TRACING=otlp), None when off."""
     _event_ids: EventIds | None = None
     _rate_limit_store: RateLimitStore | None = None
     _job_store: JobStore | None = None
@@ -81,6 +86,7 @@ class ProducerRuntime:
             metrics=metrics,
             idempotency=IdempotencyGuard(idempotency_store, settings.idempotency_ttl_s),
             identity_provider=_identity_provider(settings),
+            tracing=build_tracing(settings.tracing, PRODUCER_SERVICE_NAME),
         )
         runtime.rate_limiter = build_rate_limiter(
             settings.rate_limits,

@@ -83,6 +83,13 @@ class ProducerSettings(BaseSettings):
     )
     rate_limit_processes: int = Field(default=1, ge=1, alias="DPP_RATE_LIMIT_PROCESSES")
 
+    # -- tracing (dpp_shared.tracing; OTEL_* variables are read by the OpenTelemetry SDK) ------
+    tracing: Literal["off", "otlp"] = Field(
+        default="off",
+        alias="DPP_TRACING",
+        description="OpenTelemetry spans exported over OTLP/HTTP (otlp), or none (off)",
+    )
+
     @model_validator(mode="after")
     def _check_identity_provider(self) -> ProducerSettings:
         if self.jwt_jwks_url is None or self.is_local:

@@ -167,6 +167,9 @@ def local_environment(
         '"msk-iam"': "plaintext",
         "${module.database.database_url}": database_url,
         "${module.database.master_user_secret_arn}": aws.database_secret_arn,
+        # The tracing variable's defaults (infra/environments/dev/variables.tf): off.
+        "${var.tracing.mode}": "off",
+        "${var.tracing.otlp_endpoint}": "http://localhost:4318",
         "${local.cors_origin}": (
             f"https://{declaration.tfvars['sub_environment']}.{declaration.tfvars['domain_name']}"
         ),

@@ -33,7 +33,14 @@ from dpp_producer.ingest import (
 from dpp_producer.rate_limit import RATE_LIMIT_STATE, rate_limit_headers
 from dpp_producer.runtime import ProducerRuntime
 
-_WANTED = (b"authorization", b"idempotency-key", b"content-type", b"content-length")
+_WANTED = (
+    b"authorization",
+    b"idempotency-key",
+    b"content-type",
+    b"content-length",
+    b"traceparent",
+    b"tracestate",
+)
 
 
 class _DisconnectedError(Exception):
@@ -96,7 +103,14 @@ class IngestFastPath:
         max_bytes = runtime.settings.max_body_bytes
         check_declared_length(found.get(b"content-length"), max_bytes)
         body = await _read_body(receive, max_bytes)
-        request = IngestRequest(principal, correlation_id, idempotency_key, body)
+        request = IngestRequest(
+            principal,
+            correlation_id,
+            idempotency_key,
+            body,
+            found.get(b"traceparent"),
+            found.get(b"tracestate"),
+        )
         if single:
             return await publish_event(runtime, request)
         return await publish_batch(runtime, request)

@@ -122,7 +122,14 @@ async def publish_event(
     body = await read_raw(
         request, max_bytes=runtime.settings.max_body_bytes, media_types=SINGLE_MEDIA_TYPES
     )
-    call = IngestRequest(principal, correlation_id, idempotency_key, body)
+    call = IngestRequest(
+        principal,
+        correlation_id,
+        idempotency_key,
+        body,
+        request.headers.get("traceparent"),
+        request.headers.get("tracestate"),
+    )
     return _response(await ingest_event(runtime, call))
 
 
@@ -151,5 +158,12 @@ async def publish_batch(
     body = await read_raw(
         request, max_bytes=runtime.settings.max_body_bytes, media_types=BATCH_MEDIA_TYPES
     )
-    call = IngestRequest(principal, correlation_id, idempotency_key, body)
+    call = IngestRequest(
+        principal,
+        correlation_id,
+        idempotency_key,
+        body,
+        request.headers.get("traceparent"),
+        request.headers.get("tracestate"),
+    )
     return _response(await ingest_batch(runtime, call))
