@@ -13,6 +13,8 @@ import pytest
 
 from dpp_producer.auth import mint_token
 from dpp_producer.lambda_package import GLIBC_226_PINS, RUNTIME_GLIBC
+from tests.infra import test_contract as contract
+from tests.infra.toolchain import ENVIRONMENTS, MODULES
 
 from .conftest import AwsStandIn, LambdaRuntime, LambdaRuntimes, StartEmulator
 from .gateway import RouteTable, http_api
@@ -88,6 +90,23 @@ def _serve_one(
         reports[1].duration_ms,
         reports[2].duration_ms,
     )
+
+
+def test_every_environment_deploys_the_runtime_the_zip_is_built_for(
+    declaration: ProducerDeclaration,
+) -> None:
+    """dev and prod take the producer's runtime from the contract, which `dpp producer package`
+    reads too; the module accepts it and the packager knows its glibc."""
+    from dpp_producer.lambda_package import declared_runtime
+
+    for environment in ("dev", "prod"):
+        modules = contract.labelled(ENVIRONMENTS / environment / "main.tf", "module")
+        assert modules["producer"]["runtime"] == "${local.contract.producer.runtime}", environment
+    assert declaration.runtime == declared_runtime() == contract.contract()["producer"]["runtime"]
+    assert declaration.runtime in RUNTIME_GLIBC
+    variables = contract.labelled(MODULES / "lambda-function" / "variables.tf", "variable")
+    condition = str(variables["runtime"]["validation"][0]["condition"])
+    assert "python3" in condition and "(11|12|13)" in condition, condition
 
 
 @pytest.mark.parametrize("runtime", ["python3.11", "python3.13"])
