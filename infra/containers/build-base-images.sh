@@ -314,9 +314,12 @@ if [[ "${ONLY}" == "lambda" ]]; then
   build_lambda_python
   exit 0
 fi
+# The Lambda stand-in shares nothing with the others: it builds while they do.
+# A background subshell runs no EXIT trap of ours: it removes its own scratch folder.
+(trap 'rm -rf "${WORKDIRS[@]}"' EXIT; build_lambda_python) &
+lambda_build=$!
 build_python_base
 # The two service stand-ins only share the base: build them side by side (apt downloads overlap).
-# A background subshell runs no EXIT trap of ours: it removes its own scratch folder.
 (trap 'rm -rf "${WORKDIRS[@]}"' EXIT; build_kafka) &
 kafka_build=$!
 build_postgres &
@@ -324,4 +327,5 @@ postgres_build=$!
 status=0
 wait "${kafka_build}" || status=$?
 wait "${postgres_build}" || status=$?
+wait "${lambda_build}" || status=$?
 exit "${status}"
