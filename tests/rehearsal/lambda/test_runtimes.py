@@ -30,6 +30,7 @@ class Timings:
     runtime: str
     init_ms: float
     first_post_ms: float  # the cold request: the Kafka producer connects here
+    first_ack_ms: float  # of which the broker's first acknowledgement (the AckLatency metric)
     get_ms: float
     second_post_ms: float
 
@@ -83,10 +84,15 @@ def _serve_one(
                 assert job.status_code == 200, (runtime.runtime, job.text)
                 assert job.json()["status"] == "queued"
     reports = [emulator.report(request_id) for request_id in ids]
+    acks = [
+        line["AckLatency"][0] for line in emulator.invocation_logs(ids[0]) if "AckLatency" in line
+    ]
+    assert acks, emulator.invocation_logs(ids[0])
     return Timings(
         runtime.runtime,
         emulator.init_duration_ms(),
         reports[0].duration_ms,
+        float(acks[0]),
         reports[1].duration_ms,
         reports[2].duration_ms,
     )
@@ -136,21 +142,26 @@ def test_the_supported_runtimes_serve_the_api_side_by_side(
     aws: AwsStandIn,
 ) -> None:
     """The declared runtime and python3.11 both serve POST /v1/events and GET /v1/jobs/{id} with
-    Terraform's environment; prints init and request durations (docs/infra.md quotes them)."""
+    Terraform's environment; prints init and request durations (docs/infra.md quotes them).
+
+    Two rounds, each starting a new execution environment per runtime: whichever runtime runs
+    first also pays for the shared services' first use (tables, topic metadata, moto), so
+    the second round is the one to compare."""
     runtimes = sorted({"python3.11", declaration.runtime})
     built = {runtime: lambda_runtimes(runtime) for runtime in runtimes}
-    timings = []
-    for runtime in runtimes:
-        started = time.monotonic()
-        timings.append(
-            _serve_one(built[runtime], start_emulator, terraform_environment, declaration, aws)
-        )
-        assert time.monotonic() - started < 120
     print()
-    for timing, runtime in zip(timings, runtimes, strict=True):
-        where = "container" if built[runtime].container else "native"
-        print(
-            f"{timing.runtime} ({where}, confluent-kafka {_confluent_kafka(built[runtime])}): "
-            f"init {timing.init_ms:.0f} ms; first POST {timing.first_post_ms:.0f} ms; "
-            f"GET job {timing.get_ms:.0f} ms; second POST {timing.second_post_ms:.0f} ms"
-        )
+    for round_ in ("first round", "second round"):
+        for runtime in runtimes:
+            started = time.monotonic()
+            timing = _serve_one(
+                built[runtime], start_emulator, terraform_environment, declaration, aws
+            )
+            assert time.monotonic() - started < 120
+            where = "container" if built[runtime].container else "native"
+            print(
+                f"{round_}: {timing.runtime} ({where}, confluent-kafka "
+                f"{_confluent_kafka(built[runtime])}): init {timing.init_ms:.0f} ms; "
+                f"first POST {timing.first_post_ms:.0f} ms (first ack {timing.first_ack_ms:.0f} ms); "
+                f"GET job {timing.get_ms:.0f} ms; "
+                f"second POST {timing.second_post_ms:.0f} ms"
+            )
