@@ -161,7 +161,7 @@ def test_the_supported_runtimes_serve_the_api_side_by_side(
             print(
                 f"{round_}: {timing.runtime} ({where}, confluent-kafka "
                 f"{_confluent_kafka(built[runtime])}): init {timing.init_ms:.0f} ms; "
-                f"first POST {timing.first_post_ms:.0f} ms (first ack {timing.first_ack_ms:.0f} ms); "
-                f"GET job {timing.get_ms:.0f} ms; "
+                f"first POST {timing.first_post_ms:.0f} ms "
+                f"(first ack {timing.first_ack_ms:.0f} ms); GET job {timing.get_ms:.0f} ms; "
                 f"second POST {timing.second_post_ms:.0f} ms"
             )
