@@ -6,10 +6,16 @@
 #                                                 honouring the official image's KAFKA_* contract
 #   localhost/dpp-standin/postgres:15-bookworm    Debian's PostgreSQL with the official image's
 #                                                 POSTGRES_* contract (compose.rehearsal.yml)
+#   public.ecr.aws/lambda/python:3.13             Debian 13 (trixie) by debootstrap, python3.13,
+#                                                 and in /var/runtime the runtime's own modules
+#                                                 (awslambdaric, boto3: the workspace's locked
+#                                                 versions, cp313 wheels); the Lambda rehearsal
+#                                                 runs the producer zip in it under aws-lambda-rie
 # and write the podman settings this machine needs (runc, cgroupfs, ulimits no higher than the
 # hard limits) to a containers.conf of our own, used only through CONTAINERS_CONF.
 #
 #   infra/containers/build-base-images.sh          build what is missing or out of date (quiet)
+#   infra/containers/build-base-images.sh lambda   only the Lambda runtime stand-in
 #   infra/containers/build-base-images.sh --env    print `export CONTAINERS_CONF=...` to eval
 #
 # Idempotent: each image carries a label with the digest of its inputs (this folder, the apt
@@ -29,6 +35,14 @@ LABEL="org.dpp-events.standin-inputs"
 PYTHON_IMAGE="docker.io/library/python:3.11-slim-bookworm"
 KAFKA_IMAGE="docker.io/apache/kafka:${KAFKA_VERSION}"
 POSTGRES_IMAGE="localhost/dpp-standin/postgres:15-bookworm"
+# The Lambda runtime the producer's Terraform declares (python3.13, on Amazon Linux 2023, glibc
+# 2.34); Debian 13's glibc is newer (2.41), so `dpp producer package` targets manylinux_2_34 and
+# the rehearsal checks the zip's wheel tags against 2.34 (what trixie would load, AL2023 might not).
+LAMBDA_PYTHON_VERSION="3.13"
+LAMBDA_PYTHON_IMAGE="public.ecr.aws/lambda/python:${LAMBDA_PYTHON_VERSION}"
+# What the managed runtime ships besides the zip (tests/rehearsal/lambda/emulator.py lists the
+# same names for the native 3.11 runtime).
+LAMBDA_RUNTIME_DISTRIBUTIONS="awslambdaric simplejson snapshot-restore-py boto3 botocore s3transfer jmespath python-dateutil six urllib3"
 
 log() { printf 'build-base-images: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -83,7 +97,9 @@ if [[ "${1:-}" == "--env" ]]; then
   printf 'export CONTAINERS_CONF=%q\n' "$(containers_conf)"
   exit 0
 fi
-[[ $# -eq 0 ]] || die "usage: $0 [--env]"
+ONLY=""
+if [[ "${1:-}" == "lambda" ]]; then ONLY="lambda"; shift; fi
+[[ $# -eq 0 ]] || die "usage: $0 [--env | lambda]"
 
 [[ "$(id -u)" -eq 0 ]] || die "run as root (debootstrap and rootful podman need it)"
 for tool in podman debootstrap runc; do
@@ -242,9 +258,68 @@ build_postgres() {
     -t "${POSTGRES_IMAGE}" "${HERE}/postgres"
 }
 
+lambda_runtime_requirements() {
+  # The workspace's locked versions of the runtime's own distributions, one `name==version` a line.
+  local names
+  names="$(tr ' ' '|' <<<"${LAMBDA_RUNTIME_DISTRIBUTIONS}")"
+  (cd "${ROOT}" && uv export --frozen --no-hashes --no-header --no-annotate --all-packages \
+    --all-groups --no-emit-workspace) | grep -E "^(${names})==" | sed 's/ *;.*//' | LC_ALL=C sort
+}
+
+build_lambda_python() {
+  local mirror requirements digest work arch
+  mirror="$(apt_mirror)"
+  requirements="$(lambda_runtime_requirements)"
+  [[ "$(wc -l <<<"${requirements}")" -eq "$(wc -w <<<"${LAMBDA_RUNTIME_DISTRIBUTIONS}")" ]] ||
+    die "uv.lock lacks some of: ${LAMBDA_RUNTIME_DISTRIBUTIONS}"
+  digest="$(digest_of "$(declare -f build_lambda_python)" "${mirror}" "${HOST_CA_BUNDLE}" "${requirements}")"
+  image_is_current "${LAMBDA_PYTHON_IMAGE}" "${digest}" && return 0
+  command -v uv >/dev/null 2>&1 || die "uv is missing (./dev installs it)"
+  log "debootstrap Debian 13 with python${LAMBDA_PYTHON_VERSION} from ${mirror} (about 2 minutes, once)"
+  new_workdir lambda-python; work="${WORKDIR}"
+  mkdir -p "${STATE}/debs-trixie"
+  run_quiet debootstrap --variant=minbase --include="python${LAMBDA_PYTHON_VERSION},ca-certificates" \
+    --cache-dir="${STATE}/debs-trixie" trixie "${work}/rootfs" "${mirror}"
+  local rootfs="${work}/rootfs"
+  # The official image's layout: the task in /var/task, the runtime's modules in /var/runtime.
+  mkdir -p "${rootfs}/var/task" "${rootfs}/var/runtime"
+  arch="$(uname -m)"
+  printf '%s\n' "${requirements}" >"${work}/runtime.txt"
+  run_quiet uv pip install --target "${rootfs}/var/runtime" --python-version "${LAMBDA_PYTHON_VERSION}" \
+    --python-platform "${arch}-manylinux_2_34" --only-binary :all: --no-deps --no-compile \
+    -r "${work}/runtime.txt"
+  # The managed runtime ships its modules compiled; the read-only task cannot be written to.
+  run_quiet chroot "${rootfs}" "python${LAMBDA_PYTHON_VERSION}" -m compileall -q /var/runtime
+  ln -sf "/usr/bin/python${LAMBDA_PYTHON_VERSION}" "${rootfs}/usr/local/bin/python3"
+  cp "${HOST_CA_BUNDLE}" "${rootfs}/etc/ssl/certs/ca-certificates.crt"
+  rm -rf "${rootfs}"/var/lib/apt/lists/* "${rootfs}"/var/cache/apt/*.bin \
+    "${rootfs}"/var/cache/apt/archives/*.deb "${rootfs}"/usr/share/doc/*
+  local python_version
+  python_version="$(chroot "${rootfs}" "python${LAMBDA_PYTHON_VERSION}" -c 'import platform; print(platform.python_version())')"
+  tar -C "${rootfs}" --numeric-owner -cf "${work}/rootfs.tar" .
+  run_quiet podman import \
+    --change "ENV PATH=/usr/local/bin:/usr/bin:/bin" \
+    --change "ENV LANG=en_US.UTF-8" \
+    --change "ENV LAMBDA_TASK_ROOT=/var/task" \
+    --change "ENV LAMBDA_RUNTIME_DIR=/var/runtime" \
+    --change "ENV PYTHON_VERSION=${python_version}" \
+    --change "WORKDIR /var/task" \
+    --change "LABEL ${LABEL}=${digest}" \
+    --change "LABEL org.opencontainers.image.description=stand-in for ${LAMBDA_PYTHON_IMAGE} (debootstrap trixie)" \
+    --change "CMD [\"python${LAMBDA_PYTHON_VERSION}\"]" \
+    "${work}/rootfs.tar" "${LAMBDA_PYTHON_IMAGE}"
+}
+
+if [[ "${ONLY}" == "lambda" ]]; then
+  build_lambda_python
+  exit 0
+fi
+# The Lambda stand-in shares nothing with the others: it builds while they do.
+# A background subshell runs no EXIT trap of ours: it removes its own scratch folder.
+(trap 'rm -rf "${WORKDIRS[@]}"' EXIT; build_lambda_python) &
+lambda_build=$!
 build_python_base
 # The two service stand-ins only share the base: build them side by side (apt downloads overlap).
-# A background subshell runs no EXIT trap of ours: it removes its own scratch folder.
 (trap 'rm -rf "${WORKDIRS[@]}"' EXIT; build_kafka) &
 kafka_build=$!
 build_postgres &
@@ -252,4 +327,5 @@ postgres_build=$!
 status=0
 wait "${kafka_build}" || status=$?
 wait "${postgres_build}" || status=$?
+wait "${lambda_build}" || status=$?
 exit "${status}"

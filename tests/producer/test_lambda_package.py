@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dpp_producer.lambda_package import build_lambda_zip
+from dpp_producer.lambda_package import LambdaTarget, build_lambda_zip
 from dpp_shared.topics import DEMO_TOPIC, TopicNamespace
 from tests.producer import factories
 from tests.producer.test_lambda import EVENTS
@@ -47,7 +47,12 @@ print("RESULT " + json.dumps({"response": response, "kafka": confluent_kafka.__f
 def test_package_builds_a_zip_whose_handler_publishes(
     tmp_path: Path, kafka_bootstrap: str, topic_namespace: TopicNamespace
 ) -> None:
-    report = build_lambda_zip(tmp_path / "dist" / "producer-lambda.zip")
+    # Built for this interpreter's runtime, which runs it below (the declared runtime's zip runs
+    # under the emulator on that runtime: tests/rehearsal/lambda).
+    here = LambdaTarget(f"python{sys.version_info.major}.{sys.version_info.minor}")
+    report = build_lambda_zip(tmp_path / "dist" / "producer-lambda.zip", target=here)
+    assert report.bytecode and report.wheel_glibc is not None
+    assert report.wheel_glibc <= here.glibc
 
     assert report.path.exists() and report.zipped_bytes == report.path.stat().st_size
     assert {"boto3", "botocore", "uvicorn"} <= set(report.excluded)

@@ -198,7 +198,7 @@ module "producer" {
   description   = "Producer API: validates events and writes them to MSK"
   package       = { filename = var.artifacts.producer_zip }
   handler       = local.contract.producer.handler
-  runtime       = "python3.11"
+  runtime       = local.contract.producer.runtime
   timeout       = 15
   environment   = local.environment.producer
   secret_arns   = [module.secrets.secret_arn, module.database.master_user_secret_arn]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import compileall
+import json
 import os
 import py_compile
 import re
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +25,23 @@ RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 SERVER_ONLY = frozenset({"granian", "uvicorn", "click", "h11", "uvloop", "httptools"})
 HANDLER = "dpp_producer.lambda_handler.handler"
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
-# The python3.11 Lambda runtime runs on Amazon Linux 2 (glibc 2.26), so only manylinux2014
-# wheels load there. confluent-kafka ships manylinux_2_28 wheels only since 2.4; 2.3.0 is the
-# newest release whose Linux wheel loads on that runtime. It has every producer API we use.
+# The Python runtimes Lambda offers, by the glibc of the Amazon Linux each runs on: python3.11 on
+# Amazon Linux 2 (glibc 2.26), python3.12 and python3.13 on Amazon Linux 2023 (glibc 2.34). A
+# native wheel loads only where its manylinux tag's glibc is no newer.
+RUNTIME_GLIBC = {"python3.11": (2, 26), "python3.12": (2, 34), "python3.13": (2, 34)}
+# The wheel platform each runtime's zip is built for: manylinux2014 (glibc 2.17) on Amazon
+# Linux 2, whose wheels the python3.11 zip has always shipped; manylinux_2_34 on Amazon Linux 2023.
+_RUNTIME_WHEEL_TAG = {(2, 26): "manylinux2014", (2, 34): "manylinux_2_34"}
+# Lambda's architecture names -> the machine names of wheel platforms.
+ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
+# Only the python3.11 runtime needs this: confluent-kafka ships manylinux_2_28 wheels only since
+# 2.4, so 2.3.0 is the newest release whose Linux wheel loads on glibc 2.26. It has every
+# producer API we use. On python3.12/3.13 the zip ships the locked version.
 GLIBC_226_PINS = {"confluent-kafka": "confluent-kafka==2.3.0"}
 _OLD_GLIBC_PLATFORMS = ("manylinux2014", "manylinux_2_17", "manylinux_2_24", "manylinux_2_26")
+CONTRACT = Path("infra") / "contract" / "components.json"
+# Runs `python -m compileall <arguments>` with an interpreter of the runtime's version.
+BytecodeCompiler = Callable[[Path, list[str]], None]
 # Every workspace member the producer imports at run time (dpp_store: the idempotency and job
 # stores, imported on the first request that needs them, so a missing one passes the init).
 _WORKSPACE_MEMBERS = ("shared", "store", "producer")
@@ -38,6 +52,35 @@ class PackagingError(DppError):
 
 
 @dataclass(frozen=True)
+class LambdaTarget:
+    """A Lambda runtime and architecture, and the wheels that load there."""
+
+    runtime: str  # e.g. python3.13
+    architecture: str = "x86_64"
+
+    def __post_init__(self) -> None:
+        if self.runtime not in RUNTIME_GLIBC:
+            raise PackagingError(
+                f"runtime {self.runtime!r} is not one of {', '.join(sorted(RUNTIME_GLIBC))}"
+            )
+        if self.architecture not in ARCHITECTURES:
+            raise PackagingError(f"architecture {self.architecture!r} is not x86_64 or arm64")
+
+    @property
+    def python_version(self) -> str:
+        return self.runtime.removeprefix("python")
+
+    @property
+    def glibc(self) -> tuple[int, int]:
+        return RUNTIME_GLIBC[self.runtime]
+
+    @property
+    def platform(self) -> str:
+        """uv's --python-platform, e.g. x86_64-manylinux_2_34."""
+        return f"{ARCHITECTURES[self.architecture]}-{_RUNTIME_WHEEL_TAG[self.glibc]}"
+
+
+@dataclass(frozen=True)
 class PackageReport:
     path: Path
     zipped_bytes: int
@@ -45,6 +88,11 @@ class PackageReport:
     files: int
     excluded: tuple[str, ...]
     requirements: tuple[str, ...]
+    target: LambdaTarget
+    # The newest glibc any bundled wheel needs (None: no native wheel); never above the target's.
+    wheel_glibc: tuple[int, int] | None
+    # Whether the zip ships bytecode (it needs an interpreter of the runtime's version here).
+    bytecode: bool
 
 
 def workspace_root() -> Path:
@@ -54,6 +102,17 @@ def workspace_root() -> Path:
             if (candidate / "uv.lock").exists() and (candidate / "producer").is_dir():
                 return candidate
     raise PackagingError("run `dpp producer package` inside the dpp-events workspace (no uv.lock)")
+
+
+def declared_runtime(root: Path | None = None) -> str:
+    """The producer's runtime as the deployment contract declares it (Terraform reads the same
+    file), so the zip is built for the Python that AWS will run it on."""
+    path = (root or workspace_root()) / CONTRACT
+    try:
+        runtime = json.loads(path.read_text(encoding="utf-8"))["components"]["producer"]["runtime"]
+    except (OSError, ValueError, KeyError) as error:
+        raise PackagingError(f"no producer runtime in {path}: {error}") from error
+    return str(runtime)
 
 
 def _run(command: list[str], cwd: Path) -> str:
@@ -97,45 +156,134 @@ def locked_requirements(root: Path, platform: str) -> tuple[list[str], list[str]
 
 
 def build_lambda_zip(
-    output: Path, *, platform: str = "x86_64-manylinux2014", python_version: str = "3.11"
+    output: Path,
+    *,
+    target: LambdaTarget | None = None,
+    compile_with: BytecodeCompiler | None = None,
 ) -> PackageReport:
-    """Install Linux wheels for `platform` into a staging folder and zip it for Lambda."""
+    """Install the Linux wheels that load on `target` (default: the declared runtime, x86_64)
+    into a staging folder, compile it with that Python where one is at hand, and zip it."""
     root = workspace_root()
+    target = target or LambdaTarget(declared_runtime(root))
+    platform, python_version = target.platform, target.python_version
     requirements, excluded = locked_requirements(root, platform)
     with tempfile.TemporaryDirectory(prefix="dpp-lambda-") as scratch:
         staging = Path(scratch) / "package"
         requirements_file = Path(scratch) / "requirements.txt"
         requirements_file.write_text("\n".join(requirements) + "\n")
-        target = [
+        install = [
             "pip", "install", "--target", str(staging), "--python-platform", platform,
             "--python-version", python_version, "--no-deps", "--no-compile", "--quiet",
         ]  # fmt: skip
         # The lock is a full closure: --no-deps stops excluded packages coming back.
-        _run([*target, "--only-binary", ":all:", "-r", str(requirements_file)], root)
-        _run([*target, *(str(root / member) for member in _WORKSPACE_MEMBERS)], root)
-        _compile_bytecode(staging, python_version)
+        _run([*install, "--only-binary", ":all:", "-r", str(requirements_file)], root)
+        _run([*install, *(str(root / member) for member in _WORKSPACE_MEMBERS)], root)
+        wheel_glibc = bundled_glibc(staging)
+        if wheel_glibc is not None and wheel_glibc > target.glibc:
+            raise PackagingError(
+                f"a bundled wheel needs glibc {wheel_glibc}, newer than {target.runtime}'s "
+                f"{target.glibc}"
+            )
+        bytecode = _compile_bytecode(staging, python_version, compile_with)
         output = output if output.is_absolute() else Path.cwd() / output
         output.parent.mkdir(parents=True, exist_ok=True)
         unzipped, files = _zip(staging, output)
     if unzipped > LAMBDA_UNZIPPED_LIMIT_BYTES:
         raise PackagingError(f"{output} unzips to {unzipped} bytes, over Lambda's 250 MB limit")
     return PackageReport(
-        output, output.stat().st_size, unzipped, files, tuple(excluded), tuple(requirements)
+        output,
+        output.stat().st_size,
+        unzipped,
+        files,
+        tuple(excluded),
+        tuple(requirements),
+        target,
+        wheel_glibc,
+        bytecode,
     )
 
 
-def _compile_bytecode(staging: Path, python_version: str) -> None:
+_MANYLINUX_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+def tag_glibc(tag: str) -> tuple[int, int] | None:
+    """The glibc a wheel tag's platform needs (`cp313-cp313-manylinux_2_28_x86_64` -> (2, 28)),
+    None for a tag that is not manylinux (pure Python, abi3 without a platform...)."""
+    platform = tag.rsplit("-", 1)[-1]
+    if match := re.match(r"manylinux_(\d+)_(\d+)_", platform):
+        return int(match.group(1)), int(match.group(2))
+    return next((v for k, v in _MANYLINUX_LEGACY.items() if platform.startswith(f"{k}_")), None)
+
+
+def bundled_glibc(staging: Path) -> tuple[int, int] | None:
+    """The newest glibc any installed wheel needs: for each wheel the oldest glibc among its
+    tags (a wheel tagged manylinux2014 and manylinux_2_17 needs 2.17), then the newest of those."""
+    needed: list[tuple[int, int]] = []
+    for wheel in staging.glob("*.dist-info/WHEEL"):
+        tags = [line.split(":", 1)[1].strip() for line in wheel.read_text().splitlines()
+                if line.startswith("Tag:")]  # fmt: skip
+        floors = [g for g in map(tag_glibc, tags) if g is not None]
+        if floors:
+            needed.append(min(floors))
+    return max(needed, default=None)
+
+
+def compileall_arguments(staging: Path) -> list[str]:
+    """`python -m compileall` arguments that build what this interpreter's compile_dir builds."""
+    return [
+        "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", "-s", str(staging), str(staging),
+    ]  # fmt: skip
+
+
+def _find_python(python_version: str) -> BytecodeCompiler | None:
+    """An interpreter of `python_version` on this machine (uv finds system and uv-managed ones;
+    `uv python install 3.13` provides one)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        return None
+    found = subprocess.run(
+        [uv, "python", "find", "--no-project", python_version],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if found.returncode != 0 or not found.stdout.strip():
+        return None
+    interpreter = found.stdout.strip()
+
+    def compile_with(staging: Path, arguments: list[str]) -> None:
+        result = subprocess.run(
+            [interpreter, "-m", "compileall", *arguments],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise PackagingError(f"{interpreter} -m compileall failed:\n{result.stderr}")
+
+    return compile_with
+
+
+def _compile_bytecode(
+    staging: Path, python_version: str, compile_with: BytecodeCompiler | None
+) -> bool:
     """Ship bytecode: Lambda's file system is read-only, so without it every cold start would
-    compile every module again. Unchecked-hash pycs stay valid whatever mtimes the zip keeps."""
-    if f"{sys.version_info.major}.{sys.version_info.minor}" != python_version:
-        return  # bytecode is version-specific; only this interpreter's version can be built
-    compileall.compile_dir(
-        staging,
-        quiet=1,
-        workers=0,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-        stripdir=str(staging),
-    )
+    compile every module again. Unchecked-hash pycs stay valid whatever mtimes the zip keeps.
+    Bytecode is version-specific: built here when this interpreter is the runtime's version,
+    else by `compile_with` or another interpreter of that version; False when there is none."""
+    if (
+        compile_with is None
+        and f"{sys.version_info.major}.{sys.version_info.minor}" == python_version
+    ):
+        compileall.compile_dir(
+            staging,
+            quiet=1,
+            workers=0,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            stripdir=str(staging),
+        )
+        return True
+    compiler = compile_with or _find_python(python_version)
+    if compiler is None:
+        return False
+    compiler(staging, compileall_arguments(staging))
+    return True
 
 
 def _zip(staging: Path, output: Path) -> tuple[int, int]:

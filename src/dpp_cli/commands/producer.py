@@ -95,14 +95,26 @@ def openapi(
 @app.command()
 def package(
     output: Annotated[Path, typer.Option(help="Zip to write")] = Path("dist/producer-lambda.zip"),
-    platform: Annotated[str, typer.Option(help="Target wheel platform")] = "x86_64-manylinux2014",
-    python_version: Annotated[str, typer.Option(help="Lambda runtime Python")] = "3.11",
+    runtime: Annotated[
+        str | None,
+        typer.Option(
+            help="Lambda runtime (default: the one infra/contract/components.json declares)"
+        ),
+    ] = None,
+    architecture: Annotated[
+        str, typer.Option(help="Lambda architecture: x86_64 or arm64")
+    ] = "x86_64",
 ) -> None:
     """Build the Lambda deployment zip (Linux wheels, no dev dependencies) and report its size."""
-    from dpp_producer.lambda_package import build_lambda_zip  # noqa: PLC0415
+    from dpp_producer.lambda_package import (  # noqa: PLC0415
+        LambdaTarget,
+        build_lambda_zip,
+        declared_runtime,
+    )
 
-    err.print(f"building {output} for {platform} / Python {python_version} ...")
-    report = build_lambda_zip(output, platform=platform, python_version=python_version)
+    target = LambdaTarget(runtime or declared_runtime(), architecture)
+    err.print(f"building {output} for {target.runtime} ({target.platform}) ...")
+    report = build_lambda_zip(output, target=target)
     pins = [line for line in report.requirements if "confluent-kafka" in line]
     out.print(
         f"wrote [bold]{report.path}[/]: {report.zipped_bytes / 1e6:.1f} MB zipped, "
@@ -111,3 +123,13 @@ def package(
     )
     out.print(f"left out (in the Lambda runtime or server-only): {', '.join(report.excluded)}")
     out.print(f"Kafka client: {', '.join(pins)}")
+    if report.wheel_glibc is not None:
+        needed = ".".join(map(str, report.wheel_glibc))
+        offered = ".".join(map(str, target.glibc))
+        out.print(f"native wheels need glibc {needed}; {target.runtime} has {offered}")
+    if not report.bytecode:
+        err.print(
+            f"[yellow]no Python {target.python_version} here: the zip has no bytecode, so each "
+            f"cold start compiles every module (`uv python install {target.python_version}` "
+            "fixes it)[/]"
+        )

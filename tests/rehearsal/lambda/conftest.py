@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import platform
 import secrets
+import subprocess
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,14 +20,19 @@ from confluent_kafka.admin import AdminClient
 
 from dpp_ops.ports import free_port
 from dpp_ops.topic_admin import apply_topics
+from dpp_producer.lambda_package import PackageReport
 from dpp_shared.topics import declared_topics
+from tests.rehearsal.podman import BUILD_BASE_IMAGES, Podman
 
-from .emulator import LambdaEmulator, rie_binary, runtime_directory
+from .emulator import LambdaEmulator, RuntimeImage, rie_binary, runtime_directory
 from .gateway import RouteTable, http_api
 from .terraform import ProducerDeclaration, producer_declaration
 
 REPO = Path(__file__).resolve().parents[3]
 REGION = "eu-west-1"
+# The runtimes whose Python this machine lacks, by their stand-in image
+# (infra/containers/build-base-images.sh). Debian 13 has python3.13 only, so python3.12 has none.
+RUNTIME_IMAGES = {"python3.13": "public.ecr.aws/lambda/python:3.13"}
 # Terraform's aws_secretsmanager_random_password for the JWT key: 64 characters, no punctuation.
 JWT_SECRET_LENGTH = 64
 
@@ -110,25 +116,81 @@ def rie() -> Path:
     return binary
 
 
-@pytest.fixture(scope="session")
-def lambda_task_dir(
-    declaration: ProducerDeclaration, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """The zip `dpp producer package` builds for the declared runtime, unzipped like /var/task."""
-    current = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if current != declaration.python_version:
-        pytest.skip(
-            f"Terraform declares {declaration.runtime}; this interpreter is Python {current}, "
-            "and the zip's native wheels are built for the declared one"
-        )
-    from dpp_producer.lambda_package import build_lambda_zip
+@dataclass(frozen=True)
+class LambdaRuntime:
+    """A zip built by `dpp producer package` for one runtime, unzipped like /var/task, and where
+    it runs: on this interpreter when it is the runtime's version, else in the stand-in image."""
 
-    root = tmp_path_factory.mktemp("lambda")
-    report = build_lambda_zip(root / "producer-lambda.zip", python_version=current)
-    task = root / "task"
-    with zipfile.ZipFile(report.path) as archive:
-        archive.extractall(task)
-    return task
+    runtime: str  # e.g. python3.13
+    task_dir: Path
+    report: PackageReport
+    container: RuntimeImage | None
+
+
+LambdaRuntimes = Callable[[str], LambdaRuntime]
+
+
+def _this_python() -> str:
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.fixture(scope="session")
+def lambda_runtimes(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> LambdaRuntimes:
+    """Builds (once per runtime and session) the zip for a runtime and finds where it runs."""
+    built: dict[str, LambdaRuntime] = {}
+
+    def runtime_for(runtime: str) -> LambdaRuntime:
+        if runtime in built:
+            return built[runtime]
+        from dpp_producer.lambda_package import LambdaTarget, build_lambda_zip
+
+        container = None
+        compile_with = None
+        if runtime != _this_python():
+            if runtime not in RUNTIME_IMAGES:
+                pytest.fail(
+                    f"{runtime} has no stand-in image here (this interpreter is {_this_python()}; "
+                    f"stand-ins: {', '.join(RUNTIME_IMAGES)}), so its zip cannot be rehearsed"
+                )
+            podman: Podman = request.getfixturevalue("podman")  # skips, saying why, without it
+            build = subprocess.run(
+                ["bash", str(BUILD_BASE_IMAGES), "lambda"],
+                env=dict(podman.env), capture_output=True, text=True, timeout=900, check=False,
+            )  # fmt: skip
+            assert build.returncode == 0, f"build-base-images.sh lambda:\n{build.stderr[-4000:]}"
+            python = runtime
+            container = RuntimeImage(RUNTIME_IMAGES[runtime], python, podman.env)
+
+            def compile_with(staging: Path, arguments: list[str]) -> None:
+                # The runtime's own interpreter writes the zip's bytecode, as
+                # `dpp producer package` does with a local Python of that version.
+                podman.run(
+                    "run", "--rm", "--network", "none", "--volume", f"{staging}:{staging}",
+                    RUNTIME_IMAGES[runtime], python, "-m", "compileall", *arguments,
+                    timeout_s=600,
+                )  # fmt: skip
+
+        root = tmp_path_factory.mktemp(f"lambda-{runtime}")
+        report = build_lambda_zip(
+            root / "producer-lambda.zip", target=LambdaTarget(runtime), compile_with=compile_with
+        )
+        task = root / "task"
+        with zipfile.ZipFile(report.path) as archive:
+            archive.extractall(task)
+        built[runtime] = LambdaRuntime(runtime, task, report, container)
+        return built[runtime]
+
+    return runtime_for
+
+
+@pytest.fixture(scope="session")
+def declared_lambda(
+    declaration: ProducerDeclaration, lambda_runtimes: LambdaRuntimes
+) -> LambdaRuntime:
+    """The zip for the runtime Terraform declares, on that runtime."""
+    return lambda_runtimes(declaration.runtime)
 
 
 @pytest.fixture(scope="session")
@@ -182,25 +244,33 @@ def local_environment(
     return environment
 
 
-StartEmulator = Callable[[dict[str, str]], LambdaEmulator]
+class StartEmulator(Protocol):
+    def __call__(
+        self, function_environment: dict[str, str], runtime: LambdaRuntime | None = None
+    ) -> LambdaEmulator: ...
 
 
 @pytest.fixture
 def start_emulator(
     rie: Path,
     declaration: ProducerDeclaration,
-    lambda_task_dir: Path,
+    lambda_runtimes: LambdaRuntimes,
     lambda_runtime_dir: Path,
     aws: AwsStandIn,
     tmp_path: Path,
 ) -> Iterator[StartEmulator]:
-    """Starts execution environments with a given function environment; stops them after."""
+    """Starts execution environments with a given function environment, on the declared
+    runtime unless told otherwise; stops them after."""
     started: list[LambdaEmulator] = []
 
-    def start(function_environment: dict[str, str]) -> LambdaEmulator:
+    def start(
+        function_environment: dict[str, str], runtime: LambdaRuntime | None = None
+    ) -> LambdaEmulator:
+        runtime = runtime or lambda_runtimes(declaration.runtime)
         emulator = LambdaEmulator(
-            task_dir=lambda_task_dir,
+            task_dir=runtime.task_dir,
             runtime_dir=lambda_runtime_dir,
+            container=runtime.container,
             # The interpreter itself, not this test's virtual environment.
             python=getattr(sys, "_base_executable", sys.executable),
             handler=declaration.handler,

@@ -5,6 +5,11 @@
 the path, then the runtime's own modules (awslambdaric and the boto3 the runtime ships), the
 interpreter's site-packages left out (`-S`), and no environment but the function's, the
 platform's reserved names and the AWS endpoint that stands in for the VPC interface endpoints.
+
+A runtime whose Python this machine lacks (python3.13) runs in its stand-in image
+(infra/containers/build-base-images.sh): the same emulator binary mounted in, the zip read-only
+at /var/task, the runtime's modules at /var/runtime, on the host network (loopback broker,
+PostgreSQL and moto), with a read-only root file system and a writable /tmp as on Lambda.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +86,15 @@ def runtime_directory(target: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class RuntimeImage:
+    """A Lambda runtime's stand-in image, run with this machine's podman settings."""
+
+    image: str  # e.g. public.ecr.aws/lambda/python:3.13
+    python: str  # the interpreter in it, e.g. python3.13
+    podman_env: Mapping[str, str]  # CONTAINERS_CONF and the rest of podman's environment
+
+
+@dataclass(frozen=True)
 class Report:
     """The emulator's REPORT line of one invocation."""
 
@@ -106,6 +121,7 @@ class LambdaEmulator:
         memory_mb: int,
         log_file: Path,
         function_name: str = "dev-dev01-dpp-producer",
+        container: RuntimeImage | None = None,
     ) -> None:
         binary = rie_binary()
         if binary is None:
@@ -114,32 +130,45 @@ class LambdaEmulator:
         self.log_file = log_file
         self.timeout_s = timeout_s
         region = environment.get("AWS_REGION", "eu-west-1")
+        self.container = container
+        task_root, runtime_root = (
+            ("/var/task", "/var/runtime") if container else (str(task_dir), str(runtime_dir))
+        )
         self.environment = {
             **environment,
             # What Lambda itself sets in every execution environment.
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
-            "LAMBDA_TASK_ROOT": str(task_dir),
-            "PYTHONPATH": f"{task_dir}:{runtime_dir}",
+            "LAMBDA_TASK_ROOT": task_root,
+            "PYTHONPATH": f"{task_root}:{runtime_root}",
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
             "AWS_LAMBDA_FUNCTION_NAME": function_name,
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout_s),
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
         }
-        self.command = [
-            str(binary),
+        emulator = [
             "--runtime-interface-emulator-address",
             f"127.0.0.1:{self.port}",
             "--runtime-api-address",
             f"127.0.0.1:{free_port()}",
-            python,
-            "-S",
-            "-m",
-            "awslambdaric",
-            handler,
         ]
+        self.name = f"dpp-lambda-{uuid.uuid4().hex[:12]}"
+        if container is None:
+            self.command = [str(binary), *emulator, python, "-S", "-m", "awslambdaric", handler]
+            self._popen_env = self.environment
+        else:
+            rie = "/usr/local/bin/aws-lambda-rie"
+            self.command = [
+                "podman", "run", "--rm", "--name", self.name, "--network", "host",
+                "--read-only", "--volume", f"{task_dir}:/var/task:ro",
+                "--volume", f"{binary}:{rie}:ro", "--workdir", "/var/task",
+                *(f"--env={key}={value}" for key, value in sorted(self.environment.items())),
+                container.image,
+                rie, *emulator, container.python, "-S", "-m", "awslambdaric", handler,
+            ]  # fmt: skip
+            self._popen_env = dict(container.podman_env)
         self._task_dir = task_dir
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -152,12 +181,13 @@ class LambdaEmulator:
             self._process = subprocess.Popen(
                 self.command,
                 cwd=self._task_dir,
-                env=self.environment,
+                env=self._popen_env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 30
+        # A container's start (podman, runc) takes seconds more on a loaded machine.
+        deadline = time.monotonic() + (30 if self.container is None else 90)
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"aws-lambda-rie exited: {self.logs()}")
@@ -235,6 +265,12 @@ class LambdaEmulator:
     def stop(self) -> None:
         if self._process is None:
             return
+        if self.container is not None:
+            # The podman client is not the container: remove the container (and wait for it).
+            subprocess.run(
+                ["podman", "rm", "--force", "--time", "5", self.name],
+                env=self._popen_env, capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
         if self._process.poll() is None:
             os.killpg(self._process.pid, 15)
             try:
