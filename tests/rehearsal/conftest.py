@@ -35,6 +35,7 @@ STAND_INS = (
     "docker.io/library/python:3.11-slim-bookworm",
     "docker.io/apache/kafka:4.1.1",
     "localhost/dpp-standin/postgres:15-bookworm",
+    "public.ecr.aws/lambda/python:3.13",
 )
 
 
