@@ -76,3 +76,19 @@ def test_forked_children_do_not_repeat_the_parents_random_bits() -> None:
     os.close(read_end)
     os.waitpid(pid, 0)
     assert child_tail != parent_tail
+
+
+def test_environments_restored_from_one_snapshot_do_not_repeat_random_bits() -> None:
+    """SnapStart restores many environments from one memory image, PRNG state included; the
+    Lambda runtime (awslambdaric) then calls the hooks of `snapshot_restore_py`'s registry."""
+    import snapshot_restore_py
+
+    from dpp_shared import ids
+
+    snapshot = ids._random.getstate()  # the state a snapshot would freeze
+    tail_without_restore = ids._random.getrandbits(62)
+    ids._random.setstate(snapshot)  # a second environment, same image
+    hooks = snapshot_restore_py._after_restore_registry  # what awslambdaric runs
+    for hook, args, kwargs in hooks:
+        hook(*args, **kwargs)
+    assert ids._random.getrandbits(62) != tail_without_restore

@@ -23,6 +23,13 @@ def _reseed() -> None:
 
 os.register_at_fork(after_in_child=_reseed)
 
+try:  # Lambda SnapStart: environments restored from one snapshot must not repeat a sequence.
+    from snapshot_restore_py import register_after_restore
+except ImportError:  # not on a Lambda runtime with SnapStart (python3.12+), nothing is restored
+    pass
+else:
+    register_after_restore(_reseed)
+
 
 def uuid7() -> uuid.UUID:
     """A UUIDv7: 48-bit Unix milliseconds, then a 12-bit counter that keeps ids monotonic
