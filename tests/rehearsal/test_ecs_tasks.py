@@ -40,6 +40,8 @@ LOCAL_VALUE_OF = {
     "DPP_CONSUMER_GROUP": "group",
     "DATABASE_URL": "database",
     "DATABASE_SECRET_ARN": "database-secret",  # Aurora's master secret, served by moto
+    "DPP_TRACING": "off",  # Terraform's default (`tracing.mode`)
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",  # read only when tracing is on
 }
 # The one deliberate difference: the local broker has no MSK IAM listener, so PLAINTEXT.
 LOCAL_OVERRIDES = {"KAFKA_SECURITY_MODE": "plaintext"}

@@ -78,17 +78,26 @@ def test_forked_children_do_not_repeat_the_parents_random_bits() -> None:
     assert child_tail != parent_tail
 
 
+SNAPSHOT_RESTORE = """
+import snapshot_restore_py
+from dpp_shared import ids
+snapshot = ids._random.getstate()  # what a snapshot freezes
+tail_without_restore = ids._random.getrandbits(62)
+ids._random.setstate(snapshot)  # a second environment restored from the same image
+for hook, args, kwargs in snapshot_restore_py._after_restore_registry:  # what awslambdaric runs
+    hook(*args, **kwargs)
+print(ids._random.getrandbits(62) != tail_without_restore)
+"""
+
+
 def test_environments_restored_from_one_snapshot_do_not_repeat_random_bits() -> None:
     """SnapStart restores many environments from one memory image, PRNG state included; the
-    Lambda runtime (awslambdaric) then calls the hooks of `snapshot_restore_py`'s registry."""
-    import snapshot_restore_py
+    Lambda runtime (awslambdaric) then calls the hooks of `snapshot_restore_py`'s registry. In a
+    fresh interpreter: other tests may have re-imported either module in this one."""
+    import subprocess
+    import sys
 
-    from dpp_shared import ids
-
-    snapshot = ids._random.getstate()  # the state a snapshot would freeze
-    tail_without_restore = ids._random.getrandbits(62)
-    ids._random.setstate(snapshot)  # a second environment, same image
-    hooks = snapshot_restore_py._after_restore_registry  # what awslambdaric runs
-    for hook, args, kwargs in hooks:
-        hook(*args, **kwargs)
-    assert ids._random.getrandbits(62) != tail_without_restore
+    run = subprocess.run(
+        [sys.executable, "-c", SNAPSHOT_RESTORE], capture_output=True, text=True, check=False
+    )
+    assert run.stdout.strip() == "True", run.stdout + run.stderr

@@ -14,6 +14,7 @@ from dpp_consumer.jobs.registry import JobSpec
 from dpp_shared.control import PauseState, held_topics, parse_switch
 from dpp_shared.topics import TopicNamespace, retry_topic_name
 
+FOLLOWER_GROUP = "dpp-control-follower"  # operators' tools, which may describe any group
 TIMEOUT_S = 30.0
 TOPIC_RECHECK_S = 5.0
 """While the control topic does not exist (nobody ever paused anything), look for it this often."""
@@ -41,13 +42,18 @@ class PauseFollower:
     loop; with ``until_end`` it first reads the compacted topic to its end (at start).
     """
 
-    def __init__(self, client_config: Mapping[str, Any], topic: str) -> None:
+    def __init__(
+        self, client_config: Mapping[str, Any], topic: str, *, group: str = FOLLOWER_GROUP
+    ) -> None:
+        """`group` names the client only (librdkafka needs one; it is never joined nor committed
+        to), yet the broker authorizes its coordinator lookups: under MSK IAM a worker passes its
+        own consumer group, the one its role may describe."""
         self.topic = topic
         self.states: dict[str, PauseState] = {}
         self._consumer = Consumer(
             {
                 **client_config,
-                "group.id": "dpp-control-follower",  # required by the client, never joined
+                "group.id": group,  # required by the client, never joined
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",

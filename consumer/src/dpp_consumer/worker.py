@@ -203,9 +203,11 @@ class Worker:
     def _follow_pauses(self) -> WorkerPauses:
         """The operators' switches, read to the end before the first assignment: a worker
         (re)started while its job type is paused must not start one of its jobs."""
+        group = self.settings.consumer_group
         follower = PauseFollower(
-            consumer_config(self.kafka, self.aws, "dpp-control-follower", role="worker-control"),
+            consumer_config(self.kafka, self.aws, group, role="worker-control"),
             self.namespace.physical(CONTROL_TOPIC),
+            group=group,
         )
         topics = job_type_topics(self.registry, self.namespace, len(self.retry.delays_s))
         pauses = WorkerPauses(follower, topics, self.logger)

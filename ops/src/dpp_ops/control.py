@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
-from dpp_consumer.pauses import PauseFollower
+from dpp_consumer.pauses import FOLLOWER_GROUP, PauseFollower
 from dpp_shared.control import CONTROL_SPEC, CONTROL_TOPIC, PauseState, pause_key
 from dpp_shared.topics import TopicNamespace
 
@@ -24,9 +24,16 @@ class ControlTopic:
     """Writes and reads the pause switches of one namespace."""
 
     def __init__(
-        self, client_config: Mapping[str, Any], namespace: TopicNamespace | None = None
+        self,
+        client_config: Mapping[str, Any],
+        namespace: TopicNamespace | None = None,
+        *,
+        reader_group: str = FOLLOWER_GROUP,
     ) -> None:
+        """`reader_group` names the reading client (see `PauseFollower`): the lag publisher
+        passes the workers' group, which its role may describe under MSK IAM."""
         self._config = dict(client_config)
+        self._reader_group = reader_group
         self._namespace = namespace or TopicNamespace()
         self.topic = self._namespace.physical(CONTROL_TOPIC)
 
@@ -50,7 +57,7 @@ class ControlTopic:
 
     def states(self) -> dict[str, PauseState]:
         """The newest switch of every job type that ever had one (read to the topic's end)."""
-        follower = PauseFollower(self._config, self.topic)
+        follower = PauseFollower(self._config, self.topic, group=self._reader_group)
         try:
             return follower.poll(until_end=True, timeout_s=TIMEOUT_S)
         finally:

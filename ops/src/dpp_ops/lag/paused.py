@@ -48,11 +48,16 @@ class PausedTopics:
     @classmethod
     def from_settings(cls) -> PausedTopics:
         """Wired from `KAFKA_*`, `AWS_*` and `DPP_TOPIC_PREFIX`, like the workers."""
+        from dpp_consumer.settings import worker_settings  # noqa: PLC0415
         from dpp_ops.control import ControlTopic  # noqa: PLC0415
         from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
         from dpp_shared.settings import aws_settings, kafka_settings, topic_settings  # noqa: PLC0415
         from dpp_shared.topics import TopicNamespace  # noqa: PLC0415
 
         namespace = TopicNamespace(topic_settings().topic_prefix)
-        control = ControlTopic(admin_config(kafka_settings(), aws_settings()), namespace)
+        control = ControlTopic(
+            admin_config(kafka_settings(), aws_settings()),
+            namespace,
+            reader_group=worker_settings().consumer_group,
+        )
         return cls(control, worker_job_types(namespace))
