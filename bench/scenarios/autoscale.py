@@ -25,6 +25,10 @@ from bench.workload import ECHO_TYPE, echo_records, fill_topic
 from dpp_shared.events import REGISTRY
 from dpp_shared.topics import TopicNamespace
 
+# What the scenario starts (tests/faults/test_bench_smoke.py checks each answers --help).
+WORKER = [sys.executable, "-m", "dpp_consumer"]
+AUTOSCALER = [sys.executable, "-m", "dpp_cli.main", "consumer", "autoscale"]
+
 LAG_THRESHOLD = 1000
 MAX_WORKERS = 3  # the demo topic's partition count: more would idle
 POLLING_INTERVAL_S = 1.0
@@ -157,10 +161,9 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "timing": "from the start of the burst (producing the backlog) on",
         },
     )
-    single = _drain(ctx, count, [sys.executable, "-m", "dpp_consumer"], "single", False)
-    scaled = _drain(
-        ctx, count, [sys.executable, "-m", "dpp_ops.autoscale", "--interval", "1"], "scaled", True
-    )
+    single = _drain(ctx, count, WORKER, "single", False)
+    autoscaler = [*AUTOSCALER, "--interval", "1", "--metrics-port", "0"]
+    scaled = _drain(ctx, count, autoscaler, "scaled", True)
     result.add_metrics("one worker (python -m dpp_consumer)", dict(single))
     ratio = None
     if single["drain_s"] and scaled["drain_s"]:

@@ -66,13 +66,16 @@ def _import_profile(env: dict[str, str]) -> str:
 
 def _build_zip(ctx: BenchContext) -> tuple[Path | None, dict[str, Any] | None, str | None]:
     try:
-        from dpp_producer.lambda_package import build_lambda_zip
+        from dpp_producer.lambda_package import LambdaTarget, build_lambda_zip
     except ImportError:
         return None, None, "dpp_producer.lambda_package is not there yet: zip not measured"
     started = time.perf_counter()
     path = ctx.work_dir / "producer-lambda.zip"
     try:
-        report = build_lambda_zip(path)
+        # The zip for this interpreter's runtime, which runs it here: the declared runtime's
+        # wheels (python3.13) would not load in this Python. Its imports are the same code.
+        here = LambdaTarget(f"python{sys.version_info.major}.{sys.version_info.minor}")
+        report = build_lambda_zip(path, target=here)
     except Exception as error:  # building needs the package index; report, do not crash
         return None, None, f"dpp producer package failed: {type(error).__name__}: {error}"
     return (

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.results import Target, latest_documents, markdown, update_performance_doc
+from bench.scenarios import autoscale
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE_SCENARIOS = ("ingest-batch", "end-to-end")
@@ -50,6 +51,19 @@ def test_quick_mode_writes_results_with_machine_versions_rows_and_targets(
     end_to_end = documents["end-to-end"]["rows"][0]["metrics"]
     assert end_to_end["not_started"] == 0 and end_to_end["accepted"] == end_to_end["started"]
     print(f"[bench-smoke] scenarios={sorted(documents)} files={len(list(tmp_path.glob('*.json')))}")
+
+
+@pytest.mark.parametrize(
+    "command", [autoscale.WORKER, autoscale.AUTOSCALER], ids=["worker", "autoscaler"]
+)
+def test_the_processes_the_autoscale_scenario_starts_exist(command: list[str]) -> None:
+    """The quick run above leaves the autoscale scenario out (it needs lag to build up); the
+    processes it starts must still exist: a stale module path once failed only full runs."""
+    answered = subprocess.run(
+        [*command, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert answered.returncode == 0, answered.stderr[-2000:]
+    assert "usage" in answered.stdout.lower(), answered.stdout
 
 
 def test_table_and_document_update_keep_the_hand_written_text(tmp_path: Path) -> None:

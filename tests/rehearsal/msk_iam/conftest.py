@@ -17,6 +17,7 @@ from dpp_ops.topic_admin import apply_topics
 from dpp_shared.topics import TopicNamespace, declared_topics
 from tests.infra import test_contract as terraform
 from tests.rehearsal.msk_iam.policies import (
+    lag_publisher_policy,
     producer_policy,
     topics_policy,
     without,
@@ -59,6 +60,7 @@ def msk_iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MskIamBroker]:
             "worker-without-transactions", without(worker, "kafka-cluster:AlterTransactionalId")
         ),
         new_role("topics", topics_policy(cluster_arn)),
+        new_role("lag-publisher", lag_publisher_policy(cluster_arn)),
     ]
     home = Path(tempfile.mkdtemp(prefix="dpp-msk-iam-"))
     broker = MskIamBroker(home, region, cluster_arn, roles)

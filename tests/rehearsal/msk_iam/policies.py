@@ -86,6 +86,7 @@ def evaluate_raw(raw: Any, scope: Scope) -> Any:
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "concat": lambda *lists: [item for items in lists for item in items],
+    "distinct": lambda items: list(dict.fromkeys(items)),
     "flatten": lambda items: [
         x for item in items for x in (item if isinstance(item, list) else [item])
     ],
@@ -382,6 +383,11 @@ def producer_policy(cluster_arn: str) -> dict[str, Any]:
 def worker_policy(cluster_arn: str) -> dict[str, Any]:
     """The worker task role's kafka-cluster statements (event-consumer, as dev configures it)."""
     return consumer_module_policy(cluster_arn, "worker")
+
+
+def lag_publisher_policy(cluster_arn: str) -> dict[str, Any]:
+    """The lag publisher task role's kafka-cluster statements (`dpp lag export --cloudwatch`)."""
+    return consumer_module_policy(cluster_arn, "lag_publisher")
 
 
 def topics_policy(cluster_arn: str) -> dict[str, Any]:

@@ -424,3 +424,55 @@ def test_a_fatally_refused_producer_answers_with_the_cause_at_once_and_starts_af
         assert reasons and set(reasons) == {"fatal"}, reasons
     finally:
         publisher.close(1)
+
+
+def test_the_lag_publisher_task_puts_lag_metrics_with_its_terraform_role(
+    msk_iam: MskIamBroker, tmp_path: Path
+) -> None:
+    """`dpp lag export --cloudwatch` as ECS runs it, with the lag publisher's role: it reads the
+    workers' group (offsets, description, the first pending record, the pause switches) over
+    the IAM listener and puts the metrics to CloudWatch (moto in server mode), refused nothing."""
+    import boto3  # type: ignore[import-untyped]
+    from moto.server import ThreadedMotoServer
+
+    from dpp_ops.ports import free_port
+
+    role = _role(msk_iam, "lag-publisher")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    task = consumer_tasks()["lag-publisher"]
+    env = _task_environment(msk_iam, role, "lag-publisher") | {
+        "DPP_CONSUMER_GROUP": declared_consumer_group(),
+        "AWS_ENDPOINT_URL": endpoint,  # CloudWatch only: the MSK IAM token is signed locally
+    }
+    namespace = terraform.contract()["lag-publisher"]["metrics"]["namespace"]
+    cloudwatch = boto3.client(
+        "cloudwatch", endpoint_url=endpoint, region_name=msk_iam.region,
+        aws_access_key_id=role.access_key_id, aws_secret_access_key=role.secret_access_key,
+    )  # fmt: skip
+    log = tmp_path / "lag-publisher.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*task.command, "--interval", "1", "--port", "0"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+
+        def put() -> bool:
+            names = {
+                m["MetricName"] for m in cloudwatch.list_metrics(Namespace=namespace)["Metrics"]
+            }
+            return {"ConsumerLagMessages", "WorkerCount"} <= names or process.poll() is not None
+
+        wait_until(put, 90, "the lag metrics in CloudWatch")
+        assert process.poll() is None, log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+        server.stop()
+    assert code == 0, log.read_text()[-3000:]
+    assert "WARN MSK IAM DENIED role=lag-publisher " not in msk_iam.log(), _refusals(msk_iam)
+    assert "as role lag-publisher " in msk_iam.log()

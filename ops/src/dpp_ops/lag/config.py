@@ -59,7 +59,10 @@ def get_lag_settings() -> LagSettings:
 
 
 def configured_reader(request_timeout_s: float = 15.0) -> LagReader:
-    """A lag reader wired from `KAFKA_*`, `AWS_*` and `DPP_LAG_*`; connects lazily."""
+    """A lag reader wired from `KAFKA_*`, `AWS_*` and `DPP_LAG_*`; connects lazily. Its probe
+    is named after the workers' group (`DPP_CONSUMER_GROUP`), which the lag publisher's role
+    may describe under MSK IAM."""
+    from dpp_consumer.settings import worker_settings  # noqa: PLC0415
     from dpp_ops.lag.reader import LagReader  # noqa: PLC0415 - the reader pulls in confluent_kafka
     from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
     from dpp_shared.settings import aws_settings, kafka_settings  # noqa: PLC0415
@@ -73,4 +76,5 @@ def configured_reader(request_timeout_s: float = 15.0) -> LagReader:
         isolation_level=lag.isolation_level,
         probe_timeout_s=lag.probe_timeout_s,
         request_timeout_s=request_timeout_s,
+        probe_group=worker_settings().consumer_group,
     )

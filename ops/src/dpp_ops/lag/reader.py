@@ -76,6 +76,7 @@ class LagReader:
         probe: bool = True,
         probe_timeout_s: float = 5.0,
         request_timeout_s: float = 15.0,
+        probe_group: str = "dpp-lag-probe",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._base: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
@@ -86,6 +87,7 @@ class LagReader:
         self._probe_timeout_s = probe_timeout_s
         self._timeout_s = request_timeout_s
         self._clock = clock
+        self._probe_group = probe_group
         self._admin = AdminClient(self._base)
         self._consumer: Consumer | None = None
         self._group_consumers: dict[str, Consumer] = {}
@@ -302,8 +304,10 @@ class LagReader:
             config.update(
                 {
                     # A group id is required by the client but never used: the probe only
-                    # assign()s and never commits, so no group is created on the broker.
-                    "group.id": "dpp-lag-probe",
+                    # assign()s and never commits, so no group is created on the broker. Its
+                    # coordinator lookup is still authorized (DescribeGroup under MSK IAM), so
+                    # deployed readers name it after the group their role may describe.
+                    "group.id": self._probe_group,
                     "enable.auto.commit": False,
                     "enable.auto.offset.store": False,
                     "enable.partition.eof": True,
