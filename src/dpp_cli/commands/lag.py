@@ -255,6 +255,7 @@ def _metrics_listener(
     sink: Callable[[list[dict[str, Any]]], None],
 ) -> Callable[[LagSnapshot], None]:
     """Per sample: the EMF documents (lag, workers, new dead letters) handed to ``sink``."""
+    from dpp_consumer.settings import worker_settings  # noqa: PLC0415
     from dpp_ops.dead_letters import DeadLetterReader  # noqa: PLC0415
     from dpp_ops.exporters import emf_document  # noqa: PLC0415
     from dpp_shared.kafka_config import admin_config  # noqa: PLC0415
@@ -264,6 +265,7 @@ def _metrics_listener(
     dead = DeadLetterReader(
         TopicNamespace(topic_settings().topic_prefix).physical(DEAD_LETTER_TOPIC),
         admin_config(kafka_settings(), aws_settings()),
+        client_group=worker_settings().consumer_group,  # the group the publisher may describe
     )
     previous: list[int] = []
 

@@ -16,14 +16,22 @@ class DeadLetterReader:
     creates no consumer group and moves no one's offsets."""
 
     def __init__(
-        self, topic: str, client_config: Mapping[str, Any], timeout_s: float = 5.0
+        self,
+        topic: str,
+        client_config: Mapping[str, Any],
+        timeout_s: float = 5.0,
+        *,
+        client_group: str = "dpp-ops-dead-letters",
     ) -> None:
+        """`client_group` only names the client (never joined), but its coordinator lookup is
+        authorized: the lag publisher passes the workers' group, which its role may describe
+        under MSK IAM."""
         self.topic = topic
         self._timeout_s = timeout_s
         self._consumer = Consumer(
             {
                 **client_config,
-                "group.id": "dpp-ops-dead-letters",  # required by the client, never joined
+                "group.id": client_group,  # required by the client, never joined
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "enable.partition.eof": True,
