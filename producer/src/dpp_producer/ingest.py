@@ -277,14 +277,26 @@ def _accepted_body(admitted: AdmittedEvent, delivery: Delivery) -> bytes:
 
 async def publish_event(runtime: ProducerRuntime, request: IngestRequest) -> Reply:
     """`POST /v1/events`: 202 with where the event landed, once the broker acknowledged it."""
+    return await _in_trace(runtime, request, SINGLE_ROUTE, _publish_event)
+
+
+_Publish = Callable[
+    [ProducerRuntime, IngestRequest, TraceHeaders | None, TraceSpan | None], Awaitable[Reply]
+]
+
+
+async def _in_trace(
+    runtime: ProducerRuntime, request: IngestRequest, route: str, publish: _Publish
+) -> Reply:
+    """Run `publish` in the request's producer span (tracing on), or hand it the caller's trace
+    context to pass through to the records (tracing off: no span, nothing imported)."""
     if runtime.tracing is None:
-        # Tracing off: the caller's trace context, if any, still rides on to the record.
         trace = None
         if request.traceparent is not None:
             trace = passthrough_headers(request.traceparent, request.tracestate)
-        return await _publish_event(runtime, request, trace, None)
-    span = _producer_span(runtime, SINGLE_ROUTE, request)
-    return await _traced(span, _publish_event(runtime, request, span.headers, span))
+        return await publish(runtime, request, trace, None)
+    span = _producer_span(runtime, route, request)
+    return await _traced(span, publish(runtime, request, span.headers, span))
 
 
 async def _publish_event(
@@ -445,13 +457,7 @@ async def _publish_batch(
 
 async def publish_batch(runtime: ProducerRuntime, request: IngestRequest) -> Reply:
     """`POST /v1/events:batch`: 207 with one entry per event, in request order."""
-    if runtime.tracing is None:
-        trace = None
-        if request.traceparent is not None:
-            trace = passthrough_headers(request.traceparent, request.tracestate)
-        return await _publish_batch_request(runtime, request, trace, None)
-    span = _producer_span(runtime, BATCH_ROUTE, request)
-    return await _traced(span, _publish_batch_request(runtime, request, span.headers, span))
+    return await _in_trace(runtime, request, BATCH_ROUTE, _publish_batch_request)
 
 
 async def _publish_batch_request(
