@@ -29,7 +29,7 @@ STOP_TIMEOUT_S = 30.0
 DEFAULT_PORT = 9092
 DEFAULT_HEAP = "512m"
 
-_LOG4J = """status = warn
+BROKER_LOG4J = """status = warn
 appender.console.type = Console
 appender.console.name = STDOUT
 appender.console.layout.type = PatternLayout
@@ -210,7 +210,7 @@ class KafkaSandbox:
 
     def _prepare(self, java: str, libs: Path, progress: Callable[[str], None]) -> SandboxState:
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "log4j2.properties").write_text(_LOG4J)
+        (self.home / "log4j2.properties").write_text(BROKER_LOG4J)
         if self.ephemeral:
             data_dir = Path(tempfile.mkdtemp(prefix="dpp-kafka-"))
         else:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from dpp_cli.sandbox.broker import broker_reachable
+from dpp_cli.sandbox.broker import BROKER_LOG4J, broker_reachable
 from dpp_cli.sandbox.distribution import KAFKA_VERSION, cache_root, java_executable, kafka_libs
 from dpp_ops.children import kill_group
 from dpp_ops.ports import free_port
@@ -33,18 +33,12 @@ READY_TIMEOUT_S = 90.0
 IAM_LISTENER = "IAM"
 # Where the log lines of the stand-in's two classes go: WARN for refusals, INFO for each
 # authenticated connection (the tests read both from the broker log).
-_LOG4J = """status = warn
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = warn
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.server.name = kafka.server.KafkaRaftServer
-logger.server.level = info
-logger.standin.name = dpp.mskiam
+_LOG4J = (
+    BROKER_LOG4J
+    + """logger.standin.name = dpp.mskiam
 logger.standin.level = info
 """
+)
 
 
 class StandInError(RuntimeError):
