@@ -119,6 +119,8 @@ class EventPublisher:
 
     def _replace_failed_producer(self) -> str | None:
         """Drop a producer that failed fatally; returns its cause (None when none failed)."""
+        if self._fatal is None:  # the usual case, every request: no lock to take
+            return None
         with self._lock:
             cause = self._fatal
             if cause is None:
