@@ -1,7 +1,7 @@
-"""`python -m bench run [--quick] [--scenario NAME]... [--baseline-ref REF]`: start a sandbox
-broker, measure each scenario against its baseline in the same run (and, with --baseline-ref,
-against a worktree of an earlier commit), write bench/results/*.json and the table of
-docs/performance.md, stop the broker."""
+"""`python -m bench run [--quick] [--scenario NAME]... [--baseline-ref REF [--rounds N]]`:
+start a sandbox broker, measure each scenario against its baseline in the same run (and, with
+--baseline-ref, against a worktree of an earlier commit, alternating the order over --rounds),
+write bench/results/*.json and the table of docs/performance.md, stop the broker."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
-from bench.baseline import BASELINE_SCENARIOS, baseline_worktree, merge
+from bench.baseline import BASELINE_SCENARIOS, baseline_worktree, compare
 from bench.broker import sandbox_broker
 from bench.context import BenchContext
 from bench.environment import machine_info, software_versions
@@ -55,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
         "venv) and report this checkout / REF; the others run once",
     )
     run.add_argument(
+        "--rounds",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="with --baseline-ref: measure both sides N times, alternating who goes first "
+        "(this checkout, then REF, ...), and judge the ratio on the rounds' geometric mean "
+        "(default 1: this checkout first)",
+    )
+    run.add_argument(
         "--no-doc", action="store_true", help="do not rewrite docs/performance.md's table"
     )
     run.add_argument(
@@ -65,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("table", help="print the table of the latest results")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 @contextmanager
@@ -97,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING)
     names = args.scenario or list(SCENARIOS)
+    if args.rounds > 1 and not args.baseline_ref:
+        _parser().error("--rounds needs --baseline-ref (rounds alternate this checkout and REF)")
     if args.baseline_ref and not set(names) & BASELINE_SCENARIOS:
         _parser().error(
             f"--baseline-ref works with --scenario {' / '.join(sorted(BASELINE_SCENARIOS))}"
@@ -117,11 +134,10 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             load_before = [round(value, 2) for value in os.getloadavg()]
             try:
-                result = SCENARIOS[name](ctx)
                 if baseline is not None and name in BASELINE_SCENARIOS:
-                    print(f"== {name} @ {baseline.label}", file=sys.stderr, flush=True)
-                    merge(result, SCENARIOS[name](replace(ctx, subject=baseline, profile=False)),
-                          baseline)  # fmt: skip
+                    result = compare(SCENARIOS[name], ctx, baseline, args.rounds)
+                else:
+                    result = SCENARIOS[name](ctx)
             except Exception:
                 traceback.print_exc()
                 failed.append(name)

@@ -1,19 +1,25 @@
-"""`bench run --baseline-ref REF`: the same scenario against a git worktree of an earlier commit
-(its own `uv sync` virtualenv) in the same run, so "N x REF" is one command; its rows join the
-scenario's result, each with the ratio this checkout / REF."""
+"""`bench run --baseline-ref REF [--rounds N]`: the same scenario against a git worktree of an
+earlier commit (its own `uv sync` virtualenv) in the same run, so "N x REF" is one command; its
+rows join the scenario's result, each with the ratio this checkout / REF. With several rounds the
+order alternates (this checkout first, then REF first, ...) so that whoever runs second does not
+always inherit a warmer broker: each round's ratio is reported, and the target is their
+geometric mean."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 
+from bench.context import BenchContext
 from bench.results import Row, ScenarioResult, Target
 from bench.server import REPO, Subject
 
@@ -68,7 +74,38 @@ def _rate(metrics: dict[str, float | int | str | None]) -> float | None:
     return None
 
 
-def merge(result: ScenarioResult, baseline: ScenarioResult, subject: Subject) -> None:
+def compare(
+    scenario: Callable[[BenchContext], ScenarioResult],
+    ctx: BenchContext,
+    subject: Subject,
+    rounds: int = 1,
+) -> ScenarioResult:
+    """Run `scenario` for this checkout and for `subject` `rounds` times, alternating who goes
+    first; the first round's rows are the table's, every round adds its own ratio row."""
+    ours: list[ScenarioResult] = []
+    theirs: list[ScenarioResult] = []
+    for index in range(rounds):
+        ref_first = index % 2 == 1
+        turns = [(theirs, replace(ctx, subject=subject, profile=False)),
+                 (ours, replace(ctx, profile=ctx.profile and index == 0))]  # fmt: skip
+        for results, context in turns if ref_first else reversed(turns):
+            who = subject.label if results is theirs else "this checkout"
+            print(f"   round {index + 1}/{rounds}: {who}", file=sys.stderr, flush=True)
+            results.append(scenario(context))
+    result = ours[0]
+    merge(result, theirs[0], subject, single_target=rounds == 1)
+    if rounds > 1:
+        add_rounds(result, ours, theirs, subject)
+    return result
+
+
+def merge(
+    result: ScenarioResult,
+    baseline: ScenarioResult,
+    subject: Subject,
+    *,
+    single_target: bool = True,
+) -> None:
     """Append the baseline's rows as `[REF] case`; a row measured by both gets the ratio
     this checkout / REF of its rate."""
     ours = {_comparable(row.case): row for row in result.rows}
@@ -89,12 +126,81 @@ def merge(result: ScenarioResult, baseline: ScenarioResult, subject: Subject) ->
         "its own virtualenv) through the same scenario code in this run; their ratio is this "
         "checkout's rate divided by theirs."
     )
-    if result.scenario == "ingest-single":
+    if result.scenario == "ingest-single" and single_target:
         best = _best_single(result.rows, baseline_prefix=f"[{subject.label}] ")
         result.targets.append(
             Target(f"single event, best req/s: this checkout / {subject.label}", best,
                    TARGET_SINGLE_FACTOR, unit="x")
         )  # fmt: skip
+
+
+def add_rounds(
+    result: ScenarioResult,
+    ours: list[ScenarioResult],
+    theirs: list[ScenarioResult],
+    subject: Subject,
+) -> None:
+    """One row per round: the best rate of each side, their ratio, and the geometric mean of
+    the ratios of the rows both sides measured; the single-event target takes the geometric
+    mean of the rounds' best-rate ratios."""
+    best_ratios: list[float] = []
+    for index, (mine, other) in enumerate(zip(ours, theirs, strict=True)):
+        mine_best, other_best = _best_rate(mine.rows), _best_rate(other.rows)
+        best = mine_best / other_best if mine_best and other_best else None
+        if best is not None:
+            best_ratios.append(best)
+        first = subject.label if index % 2 else "this checkout"
+        result.add(
+            f"round {index + 1} of {len(ours)}, {first} first: best rate, this checkout / "
+            f"{subject.label}",
+            baseline="this checkout / it",
+            ratio=best,
+            this_checkout=mine_best,
+            baseline_commit=other_best,
+            rows_compared=len(row_ratios := _row_ratios(mine.rows, other.rows)),
+            geometric_mean_of_rows=_geometric_mean(row_ratios),
+        )
+    result.parameters["rounds"] = len(ours)
+    result.notes.append(
+        f"{len(ours)} rounds against {subject.label}, alternating who runs first; the detailed "
+        "rows are round 1's, the round rows compare each round's best rates (open- and "
+        "closed-loop rows at half rate are left out: they follow the best rate)."
+    )
+    if result.scenario == "ingest-single":
+        result.targets.append(
+            Target(
+                f"single event, best req/s: this checkout / {subject.label} "
+                f"(geometric mean of {len(best_ratios)} rounds)",
+                _geometric_mean(best_ratios), TARGET_SINGLE_FACTOR, unit="x",
+            )
+        )  # fmt: skip
+
+
+def _measured_rows(rows: list[Row]) -> dict[str, float]:
+    """The API's own rate rows by comparable case: no raw baseline, no half-rate rows."""
+    rates: dict[str, float] = {}
+    for row in rows:
+        if row.case.startswith(("raw", "baseline", "[")) or "loop at" in row.case:
+            continue
+        rate = _rate(row.metrics)
+        if rate is not None:
+            rates[_comparable(row.case)] = rate
+    return rates
+
+
+def _best_rate(rows: list[Row]) -> float | None:
+    return max(_measured_rows(rows).values(), default=None)
+
+
+def _row_ratios(mine: list[Row], other: list[Row]) -> list[float]:
+    theirs = _measured_rows(other)
+    return [rate / theirs[case] for case, rate in _measured_rows(mine).items() if case in theirs]
+
+
+def _geometric_mean(values: list[float]) -> float | None:
+    if not values:
+        return None
+    return math.exp(sum(math.log(value) for value in values) / len(values))
 
 
 def _best_single(rows: list[Row], baseline_prefix: str) -> float | None:
