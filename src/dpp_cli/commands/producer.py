@@ -19,11 +19,15 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="worker processes (one per core)")] = 1,
     log_level: Annotated[str, typer.Option(help="server log level")] = "info",
     server: Annotated[
-        str, typer.Option(help="granian (default, measured faster) or uvicorn")
-    ] = "granian",
+        str,
+        typer.Option(
+            help="uvicorn (default: faster for single events on a quiet box, see "
+            "docs/performance.md) or granian"
+        ),
+    ] = "uvicorn",
 ) -> None:
-    """Serve the producer API with granian (settings from the environment, see
-    docs/producer.md); `--server uvicorn` runs it under uvicorn instead."""
+    """Serve the producer API with uvicorn (uvloop, httptools; settings from the environment,
+    see docs/producer.md); `--server granian` runs it under granian instead."""
     out.print(f"producer API on [bold]http://{host}:{port}[/] (OpenAPI at /docs, /openapi.json)")
     if server == "uvicorn":
         import uvicorn  # noqa: PLC0415 - keep `dpp --help` instant
