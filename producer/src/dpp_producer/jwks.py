@@ -6,6 +6,9 @@ Keys are cached by `kid`. A token naming a `kid` the cache lacks makes one fetch
 tokens with made-up `kid`s cannot turn every request into a call to the issuer. A fetch is bounded
 in time (connect, each read, and the whole body), and a failed refresh keeps serving the keys
 already known.
+
+PyJWT (and `cryptography` under it) is imported only where a key set or an identity provider's
+token is handled: a producer that takes only HS256 tokens never loads it.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import jwt
-from jwt import PyJWK
+from typing import TYPE_CHECKING, Any
 
 from dpp_producer.errors import AuthenticationError
+
+if TYPE_CHECKING:
+    from jwt import PyJWK
 
 DEFAULT_ALGORITHMS = ("RS256", "ES256")
 MAX_JWKS_BYTES = 256 * 1024
@@ -114,6 +117,8 @@ def fetch_document(url: str, timeout_s: float) -> bytes:
 def parse_key_set(document: bytes) -> dict[str, PyJWK]:
     """The signing keys of a JWKS document by `kid`; keys without a `kid`, encryption keys and
     key types PyJWT cannot use are skipped."""
+    import jwt  # noqa: PLC0415 - only an identity provider's producer needs PyJWT
+
     try:
         data = json.loads(document)
     except ValueError as error:
@@ -128,7 +133,7 @@ def parse_key_set(document: bytes) -> dict[str, PyJWK]:
         if entry.get("use", "sig") != "sig":
             continue
         try:
-            keys[entry["kid"]] = PyJWK(entry)
+            keys[entry["kid"]] = jwt.PyJWK(entry)
         except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
             continue
     if not keys:
@@ -152,6 +157,8 @@ class IdentityProvider:
 
     def handles(self, token: str) -> bool:
         """Whether the token's header names one of this provider's algorithms."""
+        import jwt  # noqa: PLC0415 - see the module docstring
+
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.InvalidTokenError:
@@ -160,6 +167,8 @@ class IdentityProvider:
 
     def verify(self, token: str) -> tuple[str, dict[str, Any]]:
         """The token's subject and claims, or AuthenticationError."""
+        import jwt  # noqa: PLC0415 - see the module docstring
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as error:
