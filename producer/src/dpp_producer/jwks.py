@@ -7,8 +7,8 @@ tokens with made-up `kid`s cannot turn every request into a call to the issuer. 
 in time (connect, each read, and the whole body), and a failed refresh keeps serving the keys
 already known.
 
-PyJWT (and `cryptography` under it) is imported only where a key set or an identity provider's
-token is handled: a producer that takes only HS256 tokens never loads it.
+PyJWT (with `cryptography`) and urllib.request are imported only where a key set or an identity
+provider's token is handled: a producer that takes only HS256 tokens never loads them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -96,6 +94,9 @@ class JwksKeys:
 def fetch_document(url: str, timeout_s: float) -> bytes:
     """GET `url` within about `timeout_s` in all: the socket timeout bounds connect and each
     read, and the deadline is checked between reads (a server dripping bytes is cut off)."""
+    import urllib.error  # noqa: PLC0415 - urllib.request (http.client, email) is ~10 ms of a
+    import urllib.request  # noqa: PLC0415 - cold start that takes only HS256 tokens
+
     deadline = time.monotonic() + timeout_s
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
