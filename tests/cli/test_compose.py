@@ -13,6 +13,8 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from dpp_shared.env_settings import EnvSettings
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
@@ -30,8 +32,8 @@ def _settings_env_names() -> set[str]:
             if ".ml" in module.name or "migrations" in module.name:
                 continue
             importlib.import_module(module.name)
-    classes: list[type[BaseSettings]] = []
-    pending: list[type[BaseSettings]] = [BaseSettings]
+    classes: list[type[BaseSettings | EnvSettings]] = []
+    pending: list[type[BaseSettings | EnvSettings]] = [BaseSettings, EnvSettings]
     while pending:
         for subclass in pending.pop().__subclasses__():
             classes.append(subclass)

@@ -12,6 +12,8 @@ from types import ModuleType
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+from dpp_shared.env_settings import EnvSettings
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 PACKAGES = ("dpp_shared", "dpp_producer", "dpp_consumer")
 SETTINGS_MODULES = ("dpp_shared.settings", "dpp_producer.settings", "dpp_consumer.settings")
@@ -61,21 +63,21 @@ def _walk(package: ModuleType) -> list[ModuleType]:
     return modules
 
 
-def settings_classes() -> list[type[BaseSettings]]:
-    found: dict[str, type[BaseSettings]] = {}
+def settings_classes() -> list[type[BaseSettings | EnvSettings]]:
+    found: dict[str, type[BaseSettings | EnvSettings]] = {}
     for module in _modules():
         for value in vars(module).values():
             if (
                 inspect.isclass(value)
-                and issubclass(value, BaseSettings)
-                and value is not BaseSettings
+                and issubclass(value, BaseSettings | EnvSettings)
+                and value not in (BaseSettings, EnvSettings)
                 and value.__module__.split(".")[0] in PACKAGES
             ):
                 found[f"{value.__module__}.{value.__qualname__}"] = value
     return [found[name] for name in sorted(found)]
 
 
-def env_names(settings: type[BaseSettings]) -> list[str]:
+def env_names(settings: type[BaseSettings | EnvSettings]) -> list[str]:
     """The environment variable each field is read from (its alias, else prefix + name)."""
     prefix = str(settings.model_config.get("env_prefix", ""))
     names = []

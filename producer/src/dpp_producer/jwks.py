@@ -6,6 +6,9 @@ Keys are cached by `kid`. A token naming a `kid` the cache lacks makes one fetch
 tokens with made-up `kid`s cannot turn every request into a call to the issuer. A fetch is bounded
 in time (connect, each read, and the whole body), and a failed refresh keeps serving the keys
 already known.
+
+PyJWT (with `cryptography`) and urllib.request are imported only where a key set or an identity
+provider's token is handled: a producer that takes only HS256 tokens never loads them.
 """
 
 from __future__ import annotations
@@ -13,16 +16,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import jwt
-from jwt import PyJWK
+from typing import TYPE_CHECKING, Any
 
 from dpp_producer.errors import AuthenticationError
+
+if TYPE_CHECKING:
+    from jwt import PyJWK
 
 DEFAULT_ALGORITHMS = ("RS256", "ES256")
 MAX_JWKS_BYTES = 256 * 1024
@@ -93,6 +94,9 @@ class JwksKeys:
 def fetch_document(url: str, timeout_s: float) -> bytes:
     """GET `url` within about `timeout_s` in all: the socket timeout bounds connect and each
     read, and the deadline is checked between reads (a server dripping bytes is cut off)."""
+    import urllib.error  # noqa: PLC0415 - urllib.request (http.client, email) is ~10 ms of a
+    import urllib.request  # noqa: PLC0415 - cold start that takes only HS256 tokens
+
     deadline = time.monotonic() + timeout_s
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
@@ -114,6 +118,8 @@ def fetch_document(url: str, timeout_s: float) -> bytes:
 def parse_key_set(document: bytes) -> dict[str, PyJWK]:
     """The signing keys of a JWKS document by `kid`; keys without a `kid`, encryption keys and
     key types PyJWT cannot use are skipped."""
+    import jwt  # noqa: PLC0415 - only an identity provider's producer needs PyJWT
+
     try:
         data = json.loads(document)
     except ValueError as error:
@@ -128,7 +134,7 @@ def parse_key_set(document: bytes) -> dict[str, PyJWK]:
         if entry.get("use", "sig") != "sig":
             continue
         try:
-            keys[entry["kid"]] = PyJWK(entry)
+            keys[entry["kid"]] = jwt.PyJWK(entry)
         except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
             continue
     if not keys:
@@ -152,6 +158,8 @@ class IdentityProvider:
 
     def handles(self, token: str) -> bool:
         """Whether the token's header names one of this provider's algorithms."""
+        import jwt  # noqa: PLC0415 - see the module docstring
+
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.InvalidTokenError:
@@ -160,6 +168,8 @@ class IdentityProvider:
 
     def verify(self, token: str) -> tuple[str, dict[str, Any]]:
         """The token's subject and claims, or AuthenticationError."""
+        import jwt  # noqa: PLC0415 - see the module docstring
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as error:

@@ -6,7 +6,8 @@ from functools import cache
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dpp_shared.env_settings import EnvSettings, EnvSettingsConfigDict
 
 Environment = Literal["sandbox", "dev", "test", "staging", "prod"]
 # The only environments that run on a developer's machine or in CI, where the public sandbox
@@ -19,10 +20,10 @@ _PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "dev-secre
 SANDBOX_JWT_SECRET = "dpp-sandbox-jwt-secret-not-for-production-use"  # noqa: S105
 
 
-class ProducerSettings(BaseSettings):
+class ProducerSettings(EnvSettings):
     """Everything the producer API can be told; every name is listed in docs/producer.md."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    model_config = EnvSettingsConfigDict(extra="ignore", populate_by_name=True)
 
     env: Environment = Field(
         default="sandbox", alias="DPP_ENV", description="Deployment environment"

@@ -9,15 +9,16 @@ from functools import cache
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dpp_shared.env_settings import EnvSettings, EnvSettingsConfigDict
 
 SecurityMode = Literal["plaintext", "msk-iam"]
 
 
-class KafkaSettings(BaseSettings):
+class KafkaSettings(EnvSettings):
     """How to reach Kafka: the sandbox (plaintext) or Amazon MSK with IAM auth."""
 
-    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+    model_config = EnvSettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
     bootstrap_servers: str = Field(default="127.0.0.1:9092", description="host:port[,host:port]")
     security_mode: SecurityMode = Field(default="plaintext", description="plaintext or msk-iam")
@@ -35,28 +36,28 @@ class KafkaSettings(BaseSettings):
     )
 
 
-class AwsSettings(BaseSettings):
+class AwsSettings(EnvSettings):
     """AWS region, used for MSK IAM tokens, Secrets Manager and CloudWatch metrics."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = EnvSettingsConfigDict(extra="ignore")
 
     aws_region: str = Field(
         default="us-east-1", description="Region for MSK IAM token signing, Secrets Manager"
     )
 
 
-class TopicSettings(BaseSettings):
+class TopicSettings(EnvSettings):
     """Topic naming: a prefix isolates test runs and shared clusters."""
 
-    model_config = SettingsConfigDict(env_prefix="DPP_", extra="ignore")
+    model_config = EnvSettingsConfigDict(env_prefix="DPP_", extra="ignore")
 
     topic_prefix: str = Field(default="", description="Prefix prepended to every topic name")
 
 
-class DatabaseSettings(BaseSettings):
+class DatabaseSettings(EnvSettings):
     """Where job records and idempotency answers live."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = EnvSettingsConfigDict(extra="ignore")
 
     database_url: str = Field(
         default="sqlite:///.dpp/jobs.db",
