@@ -78,7 +78,8 @@ class HandlerCall:
         if verbose:
             self._log_keys(job, attempt)
             self.logger.info("job started")
-        in_flight = self.metrics.job(spec.job_type).in_flight
+        metrics = self.metrics.job(spec.job_type)
+        in_flight = metrics.in_flight
         in_flight.inc()
         started = time.perf_counter()
         try:
@@ -109,7 +110,7 @@ class HandlerCall:
                 verbose = True
         finally:
             in_flight.dec()
-            self.metrics.job(spec.job_type).duration.observe(time.perf_counter() - started)
+            metrics.duration.observe(time.perf_counter() - started)
         if verbose:
             if isinstance(outcome, Success):
                 self.logger.info("job succeeded", extra={"duration_ms": outcome.duration_s * 1e3})

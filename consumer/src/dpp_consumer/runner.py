@@ -21,7 +21,7 @@ from dpp_consumer.dispatch import PUBLISHER_HEADER, Job, Undispatchable, dispatc
 from dpp_consumer.errors import ConsumerError
 from dpp_consumer.handler_call import HandlerCall, Success
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
-from dpp_consumer.lifecycle import completed_record, failed_record
+from dpp_consumer.lifecycle import completed_record, event_time, failed_record
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.outcomes import OutcomeRecords
 from dpp_consumer.records import ConsumedRecord
@@ -164,28 +164,39 @@ class JobRunner:
         results = {job_id: (job, success.result) for job_id, (job, success) in successes.items()}
         won = self._store_call(lambda: book.succeed(results))
         now = datetime.now(UTC)
+        time_text = event_time(now)  # one clock reading and one formatting per unit
+        namespace = self.records.namespace
         outcomes = []
+        processed: dict[str, int] = {}
+        skipped: dict[str, int] = {}
         for job_id, (job, success) in successes.items():
+            job_type = job.spec.job_type
             if job_id not in won:  # another worker recorded this job's outcome first
-                self.metrics.job(job.spec.job_type).skipped.inc()
+                skipped[job_type] = skipped.get(job_type, 0) + 1
                 outcomes.append(Outcome.done(job.message))
                 continue
-            self.metrics.job(job.spec.job_type).processed.inc()
+            processed[job_type] = processed.get(job_type, 0) + 1
             announcement = completed_record(
                 job_id=job_id,
-                job_type=job.spec.job_type,
+                job_type=job_type,
                 event_type=job.spec.event_type.name,
                 attempts=success.attempts,
                 duration_ms=success.duration_s * 1e3,
                 completed_at=now,
                 result=success.result,
                 started_by=job.event.envelope,
-                namespace=self.records.namespace,
+                namespace=namespace,
                 trace=job.trace,
+                time=time_text,
             )
             if job.span is not None:
                 job.span.set({"dpp.job.outcome": "succeeded", "dpp.job.attempts": success.attempts})
             outcomes.append(Outcome.done(job.message, announcement))
+        # Counted per unit: a counter's lock per job cost more than the echo job itself.
+        for job_type, count in processed.items():
+            self.metrics.job(job_type).processed.inc(count)
+        for job_type, count in skipped.items():
+            self.metrics.job(job_type).skipped.inc(count)
         return outcomes
 
     def _record_failure(self, job: Job, record: JobRecord, failure: Failure) -> Outcome:

@@ -6,9 +6,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.errors import EventDecodeError, EventValidationError
@@ -82,7 +83,16 @@ def encode(
 
 def header_map(headers: RecordHeaders) -> dict[str, str]:
     """Headers as text; the last value wins for repeated names, undecodable ones are reported."""
-    if type(headers) is list:
+    if type(headers) is dict:
+        # The worker's one-pass map of a consumed record (name -> last non-null bytes).
+        try:
+            fast = {name: raw.decode("utf-8") for name, raw in headers.items() if raw is not None}
+        except (AttributeError, UnicodeDecodeError):
+            pass
+        else:
+            if all(type(name) is str for name in fast):
+                return fast
+    elif type(headers) is list:
         # A consumed record's usual (str, bytes) pairs in one pass; anything unusual (text or
         # memoryview values, undecodable bytes, non-text names) takes the checked path below.
         try:
@@ -120,6 +130,85 @@ def decode(
     application/cloudevents+json`, the whole event as the value) is accepted too, as the binding
     says a receiver should. Nothing but `EventDecodeError` ever escapes, whatever the bytes.
     """
+    prepared = _prepare(value, headers, registry)
+    if isinstance(prepared, DecodedEvent):
+        return prepared
+    fields, data, event_type_name = prepared
+    return _validated(fields, data, event_type_name, registry)
+
+
+def decode_many(
+    records: Sequence[tuple[bytes | None, RecordHeaders]], registry: EventRegistry
+) -> list[DecodedEvent | EventDecodeError]:
+    """`decode` for each record, in order: its event, or the error `decode` raises for it.
+
+    The envelopes and payloads of each event type are validated in one pydantic-core call per
+    type, not one per record. When such a call fails, its records are decoded one by one, so a
+    poison record gets exactly the error `decode` gives it and its neighbours still decode.
+    """
+    results: list[DecodedEvent | EventDecodeError | None] = [None] * len(records)
+    groups: dict[str, list[tuple[int, dict[str, Any], dict[str, Any]]]] = {}
+    for index, (value, headers) in enumerate(records):
+        try:
+            prepared = _prepare(value, headers, registry)
+            if isinstance(prepared, DecodedEvent):
+                results[index] = prepared
+                continue
+            fields, data, event_type_name = prepared
+            if isinstance(fields.get("time"), str):
+                fields["time"] = datetime.fromisoformat(fields["time"])
+        except EventDecodeError as error:
+            results[index] = error
+            continue
+        except ValueError:
+            results[index] = _decoded_alone(value, headers, registry)
+            continue
+        fields["data"] = data
+        groups.setdefault(event_type_name, []).append((index, fields, data))
+    for event_type_name, members in groups.items():
+        event_type = registry.get(event_type_name)
+        try:
+            envelopes = _envelopes().validate_python([fields for _, fields, _ in members])
+            payloads = _payloads_of(event_type.payload).validate_python(
+                [data for _, _, data in members]
+            )
+        except (ValueError, TypeError):  # ValidationError is a ValueError
+            for index, _, _ in members:
+                value, headers = records[index]
+                results[index] = _decoded_alone(value, headers, registry)
+            continue
+        for (index, _, _), envelope, payload in zip(members, envelopes, payloads, strict=True):
+            results[index] = DecodedEvent(envelope=envelope, payload=payload, event_type=event_type)
+    return [result for result in results if result is not None]
+
+
+# Built on first use, not at import: the producer (and its Lambda cold start) never needs them.
+@cache
+def _envelopes() -> TypeAdapter[list[EventEnvelope]]:
+    return TypeAdapter(list[EventEnvelope])
+
+
+@cache
+def _payloads_of(model: type[BaseModel]) -> TypeAdapter[list[BaseModel]]:
+    adapter: TypeAdapter[list[BaseModel]] = TypeAdapter(list[model])  # type: ignore[valid-type]
+    return adapter
+
+
+def _decoded_alone(
+    value: bytes | None, headers: RecordHeaders, registry: EventRegistry
+) -> DecodedEvent | EventDecodeError:
+    try:
+        return decode(value, headers, registry)
+    except EventDecodeError as error:
+        return error
+
+
+def _prepare(
+    value: bytes | None, headers: RecordHeaders, registry: EventRegistry
+) -> DecodedEvent | tuple[dict[str, Any], dict[str, Any], str]:
+    """Everything `decode` checks before validation: a binary-mode record's envelope fields,
+    payload data and type name (a structured-mode record is decoded whole); or
+    `EventDecodeError`."""
     attributes = header_map(headers)
     content_type = attributes.get(CONTENT_TYPE_HEADER, "")
     if content_type.lower().startswith(STRUCTURED_MEDIA_TYPE_PREFIX):
@@ -148,7 +237,7 @@ def decode(
     }
     if TRACEPARENT_HEADER in attributes:
         fields["traceparent"] = attributes[TRACEPARENT_HEADER]
-    return _validated(fields, data, event_type_name, registry)
+    return fields, data, event_type_name
 
 
 def _media_type(content_type: str) -> str:
