@@ -4,6 +4,8 @@ rejected alone, with the error decoding it by itself gives."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dpp_consumer.dispatch import delivery_of, dispatch
 from dpp_consumer.jobs import default_jobs
 from dpp_consumer.records import ConsumedRecord
@@ -27,7 +29,7 @@ def _echo(index: int, *extra: tuple[str, bytes | None]) -> tuple[bytes, RawHeade
     return record.value, [*record.headers, *extra]
 
 
-def _records(items: list[tuple[bytes | None, RawHeaders]]) -> list[ConsumedRecord]:
+def _records(items: Sequence[tuple[bytes | None, RawHeaders]]) -> list[ConsumedRecord]:
     return [
         ConsumedRecord("demo", 0, offset, key=b"s-1", value=value, headers=headers)
         for offset, (value, headers) in enumerate(items)
