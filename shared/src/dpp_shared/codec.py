@@ -27,6 +27,11 @@ STRUCTURED_MEDIA_TYPE_PREFIX = "application/cloudevents"
 STRUCTURED_JSON_MEDIA_TYPE = "application/cloudevents+json"
 _OPTIONAL_ATTRIBUTES = ("subject", "dataschema", "correlationid", "idempotencykey")
 _REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "time")
+_REQUIRED_HEADERS = tuple(f"ce_{name}" for name in _REQUIRED_ATTRIBUTES)
+# (envelope field, binary-mode header) of every attribute a header carries.
+_ATTRIBUTE_HEADERS = tuple(
+    (name, f"ce_{name}") for name in (*_REQUIRED_ATTRIBUTES, *_OPTIONAL_ATTRIBUTES)
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,9 @@ def encode(
     )
 
 
+_TEXT = {str}
+
+
 def header_map(headers: RecordHeaders) -> dict[str, str]:
     """Headers as text; the last value wins for repeated names, undecodable ones are reported."""
     if type(headers) is dict:
@@ -90,7 +98,7 @@ def header_map(headers: RecordHeaders) -> dict[str, str]:
         except (AttributeError, UnicodeDecodeError):
             pass
         else:
-            if all(type(name) is str for name in fast):
+            if set(map(type, fast)) <= _TEXT:  # every name is text (one C-level pass)
                 return fast
     elif type(headers) is list:
         # A consumed record's usual (str, bytes) pairs in one pass; anything unusual (text or
@@ -213,11 +221,9 @@ def _prepare(
     content_type = attributes.get(CONTENT_TYPE_HEADER, "")
     if content_type.lower().startswith(STRUCTURED_MEDIA_TYPE_PREFIX):
         return _decode_structured(value, content_type, attributes, registry)
-    missing = [name for name in _REQUIRED_ATTRIBUTES if f"ce_{name}" not in attributes]
+    missing = [header for header in _REQUIRED_HEADERS if header not in attributes]
     if missing:
-        raise EventDecodeError(
-            f"missing CloudEvents headers: {', '.join('ce_' + m for m in missing)}"
-        )
+        raise EventDecodeError(f"missing CloudEvents headers: {', '.join(missing)}")
     event_type_name = attributes["ce_type"]
     if event_type_name not in registry:
         raise EventDecodeError(
@@ -231,9 +237,7 @@ def _prepare(
         raise EventDecodeError("record has no value (tombstone)", event_type=event_type_name)
     data = _json_object(value, event_type_name)
     fields: dict[str, Any] = {
-        name: attributes[f"ce_{name}"]
-        for name in (*_REQUIRED_ATTRIBUTES, *_OPTIONAL_ATTRIBUTES)
-        if f"ce_{name}" in attributes
+        name: attributes[header] for name, header in _ATTRIBUTE_HEADERS if header in attributes
     }
     if TRACEPARENT_HEADER in attributes:
         fields["traceparent"] = attributes[TRACEPARENT_HEADER]
@@ -250,7 +254,7 @@ def _json_object(value: bytes, event_type_name: str | None) -> dict[str, Any]:
         # NaN and Infinity are not JSON (RFC 8259); Python would otherwise accept them.
         data: Any = (
             # What json.loads does with bytes, with a decoder built once rather than per call.
-            _JSON_DECODER.decode(value.decode(json.detect_encoding(value), "surrogatepass"))
+            _JSON_DECODER.decode(value.decode(_encoding_of(value), "surrogatepass"))
             if isinstance(value, bytes)
             else json.loads(value, parse_constant=_reject_constant)
         )
@@ -261,6 +265,14 @@ def _json_object(value: bytes, event_type_name: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise EventDecodeError("value is not a JSON object", event_type=event_type_name)
     return data
+
+
+def _encoding_of(value: bytes) -> str:
+    """`json.detect_encoding`, answered at once for the usual value: an object in UTF-8 (a
+    first byte `{` is no BOM, and a second byte 0 is all that would make it UTF-16/32)."""
+    if value[:1] == b"{" and value[1:2] != b"\x00":
+        return "utf-8"
+    return json.detect_encoding(value)
 
 
 def _reject_constant(name: str) -> Any:
