@@ -49,7 +49,10 @@ class OffsetTracker:
         self._partitions: dict[PartitionKey, PartitionOffsets] = {}
 
     def track(self, topic: str, partition: int, offset: int) -> None:
-        self._partitions.setdefault((topic, partition), PartitionOffsets()).track(offset)
+        offsets = self._partitions.get((topic, partition))
+        if offsets is None:  # not `setdefault`: that built a PartitionOffsets per record
+            offsets = self._partitions[(topic, partition)] = PartitionOffsets()
+        offsets.track(offset)
 
     def finish(self, topic: str, partition: int, offset: int) -> bool:
         """Mark a record finished; False if its partition is no longer ours (revoked or lost

@@ -53,19 +53,21 @@ class ConsumedRecord:
             raise ValueError("a consumed record always has a topic, partition and offset")
         return cls(topic, partition, offset, message=message)
 
-    def _scan(self, headers: RawHeaders) -> None:
+    def _scan(self, headers: RawHeaders) -> RawHeaders:
         # The one pass over the list: later values of a repeated name win, null values are
         # skipped (as `header` always did and `codec.header_map` does).
         self._headers = headers
         self._attributes = {name: raw for name, raw in headers if raw is not None}
+        return headers
 
     @property
     def headers(self) -> RawHeaders:
         """The header list as consumed (repeats and nulls included): what retry copies carry."""
-        if self._headers is None:
+        headers = self._headers
+        if headers is None:
             assert self._message is not None
-            self._scan(_headers(self._message.headers()))
-        return self._headers  # type: ignore[return-value]  # set by _scan
+            headers = self._scan(_headers(self._message.headers()))
+        return headers
 
     @property
     def attributes(self) -> dict[str, bytes]:
