@@ -179,6 +179,66 @@ def test_permanent_errors_and_poison_records_go_straight_to_dead_letters_without
     assert invalid is not None and invalid.status == JobStatus.DEAD
 
 
+def test_poison_records_inside_a_batch_of_fast_jobs_are_dead_lettered_alone(
+    kafka_bootstrap: str, topic_namespace: TopicNamespace, store: JobStore, group: str
+) -> None:
+    """Everything is on the partition before the worker starts, so the poison records arrive in
+    the same consume() and unit as their neighbours (decoded together): only they fail."""
+    topic = topic_namespace.physical(DEMO_TOPIC)
+    schema_error_id = "01900000-0000-7000-8000-0000000ba7c4"
+    before = produce_echo(kafka_bootstrap, topic_namespace, [f"b-{i}" for i in range(5)],
+                          session_id="raw")  # fmt: skip
+    produce_raw(
+        kafka_bootstrap,
+        topic,
+        b'{"session_id": "raw"}',
+        [
+            ("ce_specversion", b"1.0"),
+            ("ce_id", schema_error_id.encode()),
+            ("ce_source", b"/tests"),
+            ("ce_type", b"demo.echo.requested.v1"),
+            ("ce_time", b"2026-01-01T00:00:00Z"),
+        ],
+    )
+    produce_raw(kafka_bootstrap, topic, b"\xff\xfe not json", [])
+    after = produce_echo(kafka_bootstrap, topic_namespace, [f"a-{i}" for i in range(5)],
+                         session_id="raw")  # fmt: skip
+    with running_worker(
+        bootstrap=kafka_bootstrap,
+        namespace=topic_namespace,
+        store=store,
+        registry=scripted_jobs(batchable=True),
+        consumer_group=group,
+    ):
+        letters = read_topic(
+            kafka_bootstrap,
+            topic_namespace.physical(DEAD_LETTER_TOPIC),
+            until=lambda records: len(records) >= 2,
+        )
+        results = read_topic(
+            kafka_bootstrap,
+            topic_namespace.physical(RESULTS_TOPIC),
+            until=lambda records: len(records) >= 11,
+            settle_s=1.0,  # a duplicate announcement would show
+        )
+
+    for job_id in before + after:
+        record = store.get(job_id)
+        assert record is not None and record.status == JobStatus.SUCCEEDED, job_id
+    assert sorted(letter.headers.get("ce_id", "none") for letter in letters) == sorted(
+        [schema_error_id, "none"]
+    )
+    assert all(letter.headers[hdr.ERROR_TYPE] == "EventDecodeError" for letter in letters)
+    completed = [
+        r.headers["ce_subject"] for r in results if r.headers["ce_type"] == "job.completed.v1"
+    ]
+    failed = [r.headers["ce_subject"] for r in results if r.headers["ce_type"] == "job.failed.v1"]
+    assert sorted(completed) == sorted(before + after)
+    assert failed == [schema_error_id]
+    invalid = store.get(schema_error_id)
+    assert invalid is not None and invalid.status == JobStatus.DEAD
+
+
 def dpp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dpp_cli.main", *args],

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from dpp_consumer.lifecycle import SOURCE, completed_record, failed_record
+from dpp_consumer.retry import MAX_ERROR_CHARS
 from dpp_shared.codec import KafkaRecord, decode, encode
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.events import REGISTRY
@@ -82,3 +83,44 @@ def test_failed_record_matches_the_codec(started_by: EventEnvelope | None) -> No
     assert built == _reference(built, started_by)
     payload = JobFailedV1.model_validate_json(built.value)
     assert (payload.job_id, payload.error_type, payload.error) == ("job-2", "ValueError", "boom")
+
+
+def test_payloads_are_the_bytes_their_models_serialise_to() -> None:
+    """Built without a model, the payload still serialises as the validated model would:
+    field order, an integer duration as a float, odd text, a non-UTC time, a long error cut."""
+    started_by = _started_by(None, None)
+    odd = 'naïve "quoted" \\ \u2028 é'
+    completed = completed_record(
+        job_id="job-3", job_type=odd, event_type="demo.echo.requested.v1", attempts=1,
+        duration_ms=0, completed_at=WHEN.astimezone(timezone(timedelta(hours=-5))),
+        result={"nested": [1, 2.5, None, {"x": odd}], "big": 10**20},
+        started_by=started_by, namespace=NAMESPACE,
+    )  # fmt: skip
+    model = JobCompletedV1(
+        job_id="job-3", job_type=odd, event_type="demo.echo.requested.v1", attempts=1,
+        duration_ms=0, completed_at=WHEN.astimezone(timezone(timedelta(hours=-5))),
+        result={"nested": [1, 2.5, None, {"x": odd}], "big": 10**20},
+    )  # fmt: skip
+    assert completed.value == model.model_dump_json().encode()
+    failed = failed_record(
+        job_id="job-4", job_type="echo", event_type="demo.echo.requested.v1", attempts=2,
+        error_type="E", error=odd * 1000, failed_at=WHEN, started_by=None, namespace=NAMESPACE,
+    )  # fmt: skip
+    failed_model = JobFailedV1(
+        job_id="job-4", job_type="echo", event_type="demo.echo.requested.v1", attempts=2,
+        error_type="E", error=(odd * 1000)[:MAX_ERROR_CHARS], failed_at=WHEN,
+    )  # fmt: skip
+    assert failed.value == failed_model.model_dump_json().encode()
+
+
+def test_what_the_models_would_refuse_is_refused() -> None:
+    with pytest.raises(ValueError, match="attempts"):
+        failed_record(
+            job_id="j", job_type="echo", event_type="e", attempts=0, error_type="E", error="x",
+            failed_at=WHEN, started_by=None, namespace=NAMESPACE,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="duration_ms"):
+        completed_record(
+            job_id="j", job_type="echo", event_type="e", attempts=1, duration_ms=-1.0,
+            completed_at=WHEN, result={}, started_by=_started_by(None, None), namespace=NAMESPACE,
+        )  # fmt: skip

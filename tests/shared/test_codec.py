@@ -1,4 +1,5 @@
-"""The CloudEvents Kafka binding: round trips, every kind of bad record, and a fuzzed decode."""
+"""The CloudEvents Kafka binding: round trips, every kind of bad record, a fuzzed decode, and the
+batch decode (`decode_many`) answering exactly what `decode` answers record by record."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpp_shared.codec import decode, encode
+from dpp_shared.codec import DecodedEvent, RecordHeaders, decode, decode_many, encode
 from dpp_shared.errors import EventDecodeError
 from dpp_shared.events import REGISTRY
 from dpp_shared.topics import TopicNamespace
@@ -244,3 +245,118 @@ def test_headers_may_be_a_mapping_or_already_text() -> None:
     first = decode(value, as_mapping, REGISTRY)
     second = decode(value, as_text, REGISTRY)
     assert first.envelope == second.envelope == decode(value, headers, REGISTRY).envelope
+
+
+# -- decode_many: one validation call per event type, the same answers as decode ----------------
+
+
+def _alone(value: bytes | None, headers: RecordHeaders) -> DecodedEvent | EventDecodeError:
+    try:
+        return decode(value, headers, REGISTRY)
+    except EventDecodeError as error:
+        return error
+
+
+def _same(batched: DecodedEvent | EventDecodeError, alone: DecodedEvent | EventDecodeError) -> None:
+    if isinstance(alone, EventDecodeError):
+        assert isinstance(batched, EventDecodeError), f"{batched!r} decoded; alone: {alone}"
+        assert (batched.reason, batched.event_type) == (alone.reason, alone.event_type)
+    else:
+        assert isinstance(batched, DecodedEvent), f"{batched} failed; alone it decoded"
+        assert batched == alone
+        assert batched.event_type is alone.event_type
+
+
+def _record_of(type_name: str, **attributes: Any) -> tuple[bytes, Headers]:
+    envelope, payload = make_event(type_name, **attributes)
+    record = encode(envelope, payload, REGISTRY.get(envelope.type))
+    return record.value, list(record.headers)
+
+
+def test_decode_many_isolates_every_kind_of_poison_record_among_good_ones() -> None:
+    value, headers = _valid_record()
+    batch: list[tuple[bytes | None, RecordHeaders]] = []
+    for index, kind in enumerate(sorted(BAD_RECORDS)):
+        batch.append(_record_of("demo.echo.requested.v1", correlationid=f"good-{index}"))
+        batch.append(BAD_RECORDS[kind][0](value, headers))
+    # Two event types in one batch (two validation groups), and a structured-mode record.
+    batch.append(_record_of("persona.embedding.requested.v1", traceparent=TRACEPARENT))
+    envelope, payload = make_event("demo.echo.requested.v1")
+    structured = envelope.model_copy(update={"data": payload.model_dump(mode="json")})
+    batch.append(
+        (
+            structured.model_dump_json().encode(),
+            [("content-type", b"application/cloudevents+json")],
+        )
+    )
+
+    results = decode_many(batch, REGISTRY)
+
+    assert len(results) == len(batch)
+    for (record_value, record_headers), result in zip(batch, results, strict=True):
+        _same(result, _alone(record_value, record_headers))
+    good = [r for r in results if isinstance(r, DecodedEvent)]
+    assert len(good) == len(BAD_RECORDS) + 2
+    assert [r.envelope.correlationid for r in good[: len(BAD_RECORDS)]] == [
+        f"good-{index}" for index in range(len(BAD_RECORDS))
+    ]
+    bad = [r for r in results if isinstance(r, EventDecodeError)]
+    assert len(bad) == len(BAD_RECORDS)
+    for (kind, (_mutate, reason)), error in zip(sorted(BAD_RECORDS.items()), bad, strict=True):
+        assert reason in error.reason, kind
+
+
+def test_decode_many_of_a_clean_batch_and_of_nothing() -> None:
+    batch = [_record_of("demo.echo.requested.v1", correlationid=f"c-{i}") for i in range(50)]
+    results = decode_many(batch, REGISTRY)
+    assert [r.envelope.correlationid for r in results if isinstance(r, DecodedEvent)] == [
+        f"c-{i}" for i in range(50)
+    ]
+    assert decode_many([], REGISTRY) == []
+
+
+def test_decode_many_reads_repeated_missing_and_non_utf8_headers_as_decode_does() -> None:
+    value, headers = _valid_record()
+    cases: list[tuple[bytes | None, RecordHeaders]] = [
+        # Repeated: the last value wins, and a later null does not erase an earlier value.
+        (value, [*headers, ("ce_source", b"/second"), ("ce_source", None)]),
+        (value, [*_replace(headers, "ce_type", b"no.such.v1"), ("ce_type", headers[3][1])]),
+        (value, [*headers, ("ce_type", b"no.such.v1")]),
+        # Missing, null, and not UTF-8 (the value of a header the event needs, or of any other).
+        (value, _without(headers, "ce_source")),
+        (value, _replace(headers, "ce_source", None)),
+        (value, _replace(headers, "ce_source", b"\xc3\x28")),
+        (value, [*headers, ("x-other", b"\xff")]),
+        # The worker's one-pass map of the same headers (name -> last non-null bytes).
+        (value, {name: raw for name, raw in headers if raw is not None}),
+        (value, {**dict(headers), "ce_id": b"\xff"}),
+    ]
+    results = decode_many(cases, REGISTRY)
+    for (case_value, case_headers), result in zip(cases, results, strict=True):
+        _same(result, _alone(case_value, case_headers))
+    first, second, third = results[:3]
+    assert isinstance(first, DecodedEvent) and first.envelope.source == "/second"
+    assert isinstance(second, DecodedEvent)
+    assert isinstance(third, EventDecodeError) and "no.such.v1" in third.reason
+    assert all(isinstance(r, EventDecodeError) for r in results[3:7])
+    assert isinstance(results[7], DecodedEvent) and isinstance(results[8], EventDecodeError)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    picks=st.lists(
+        st.one_of(
+            st.just(None),
+            st.tuples(_values, st.lists(st.tuples(_header_names, _header_values), max_size=12)),
+        ),
+        max_size=8,
+    )
+)
+def test_decode_many_answers_what_decode_answers_for_any_records(
+    picks: list[tuple[bytes | None, Headers] | None],
+) -> None:
+    batch = [_valid_record() if pick is None else pick for pick in picks]
+    results = decode_many(batch, REGISTRY)
+    assert len(results) == len(batch)
+    for (value, headers), result in zip(batch, results, strict=True):
+        _same(result, _alone(value, headers))

@@ -3,14 +3,14 @@ tracing on, each record's worker span starts here, the child of the record's tra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
 from dpp_consumer.records import ConsumedRecord
 from dpp_consumer.retry import Delivery
 from dpp_shared import headers as hdr
-from dpp_shared.codec import DecodedEvent, decode
+from dpp_shared.codec import DecodedEvent, decode_many
 from dpp_shared.errors import EventDecodeError
 from dpp_shared.events import EventRegistry
 from dpp_shared.tracing import TRACE_HEADER_NAMES, TraceHeaders, TraceSpan
@@ -32,15 +32,16 @@ class Job:
     spec: JobSpec
     span: TraceSpan | None = None
     """The worker span (tracing on): consume -> job -> outcome."""
+    job_id: str = field(init=False)
+    """The event's id (read many times per job, so kept rather than looked up)."""
+
+    def __post_init__(self) -> None:
+        self.job_id = self.event.envelope.id
 
     @property
     def trace(self) -> TraceHeaders | None:
         """The trace context the job's outcome records carry on (None: tracing off)."""
         return None if self.span is None else self.span.headers
-
-    @property
-    def job_id(self) -> str:
-        return self.event.envelope.id
 
     def start(self) -> JobStart:
         """How the job store records this job's start (at its original topic position)."""
@@ -101,7 +102,15 @@ def dpp_headers(record: ConsumedRecord) -> dict[str, str]:
 
 def delivery_of(message: ConsumedRecord) -> Delivery:
     """Where the record stands in its retry history: first attempt unless it is a retry copy."""
-    if message.retried:
+    found = message.attributes
+    # Without any of these headers `Delivery.of` would answer exactly this first delivery.
+    if (
+        hdr.ATTEMPT in found
+        or hdr.ORIGINAL_TOPIC in found
+        or hdr.ORIGINAL_PARTITION in found
+        or hdr.ORIGINAL_OFFSET in found
+        or hdr.NOT_BEFORE in found
+    ):
         return Delivery.of(message.topic, message.partition, message.offset, dpp_headers(message))
     return Delivery(1, message.topic, message.partition, message.offset, None)
 
@@ -116,13 +125,17 @@ def dispatch(
     its started worker span when `tracing` is on; the caller ends them)."""
     jobs: list[Job] = []
     rejected: list[Undispatchable] = []
-    for message in messages:
-        delivery = delivery_of(message)
-        span = None if tracing is None else worker_span(tracing, message, delivery)
-        try:
-            event = decode(message.value, message.headers, events)
-        except EventDecodeError as error:
-            rejected.append(Undispatchable(message, delivery, error, span))
+    deliveries = [delivery_of(message) for message in messages]
+    spans = (
+        [None] * len(messages)
+        if tracing is None
+        else [worker_span(tracing, m, d) for m, d in zip(messages, deliveries, strict=True)]
+    )
+    # One pass over each record's headers (its `attributes`) serves decoding too.
+    decoded = decode_many([(message.value, message.attributes) for message in messages], events)
+    for message, delivery, span, event in zip(messages, deliveries, spans, decoded, strict=True):
+        if isinstance(event, EventDecodeError):
+            rejected.append(Undispatchable(message, delivery, event, span))
             continue
         spec = registry.get(event.event_type.name)
         if spec is None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic_core import to_json
 
 from dpp_consumer.retry import MAX_ERROR_CHARS
 from dpp_shared.codec import CONTENT_TYPE_HEADER, JSON_MEDIA_TYPE, TRACEPARENT_HEADER, KafkaRecord
@@ -17,39 +18,65 @@ from dpp_shared.topics import TopicNamespace
 from dpp_shared.tracing import TraceHeaders
 
 SOURCE = "urn:dpp:consumer"
-_COMPLETED = REGISTRY.get("job.completed.v1")
-_FAILED = REGISTRY.get("job.failed.v1")
 
 
+@dataclass(frozen=True)
+class _Template:
+    """The parts of a lifecycle record that depend only on its event type, encoded once."""
+
+    event_type: EventType
+    type_header: tuple[str, bytes]
+    dataschema_header: tuple[str, bytes]
+
+
+def _template(event_type: EventType) -> _Template:
+    if event_type.key_field != "job_id":  # the builders below key records by the job id
+        raise RuntimeError(f"{event_type.name} is not keyed by job_id")
+    return _Template(
+        event_type,
+        ("ce_type", event_type.name.encode()),
+        ("ce_dataschema", event_type.dataschema.encode()),
+    )
+
+
+_COMPLETED = _template(REGISTRY.get("job.completed.v1"))
+_FAILED = _template(REGISTRY.get("job.failed.v1"))
 _SPECVERSION = ("ce_specversion", b"1.0")
 _SOURCE = ("ce_source", SOURCE.encode())
 _CONTENT_TYPE = (CONTENT_TYPE_HEADER, JSON_MEDIA_TYPE.encode())
 
 
+def event_time(when: datetime) -> str:
+    """`ce_time` as `codec.encode` writes it; callers format it once per unit of records."""
+    return when.isoformat().replace("+00:00", "Z")
+
+
 def _record(
-    event_type: EventType,
+    template: _Template,
     job_id: str,
-    payload: BaseModel,
+    payload: dict[str, Any],
     started_by: EventEnvelope | None,
     namespace: TopicNamespace,
     *,
     trace: TraceHeaders | None,
+    time: str | None,
 ) -> KafkaRecord:
     """Exactly what `codec.encode` writes for this lifecycle event, built without validating an
-    envelope model per event: every attribute is a constant of this module, fresh (id, time),
-    or copied from the envelope validated when the job's event was consumed."""
+    envelope or a payload model per event: every attribute is a constant of this module, fresh
+    (id, time), or copied from the envelope validated when the job's event was consumed, and the
+    payload's values are ones the worker produced itself (a validated result, its own counts and
+    clocks), serialised by pydantic-core as the model would be (the tests compare the bytes)."""
     # The lifecycle event continues the job's story: same correlation id and trace, and the
     # job id as subject so consumers can find the job without parsing the payload.
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     headers = [
         _SPECVERSION,
         ("ce_id", new_id().encode()),
         _SOURCE,
-        ("ce_type", event_type.name.encode()),
-        ("ce_time", now.encode()),
+        template.type_header,
+        ("ce_time", (time or event_time(datetime.now(UTC))).encode()),
         _CONTENT_TYPE,
         ("ce_subject", job_id.encode()),
-        ("ce_dataschema", event_type.dataschema.encode()),
+        template.dataschema_header,
     ]
     if started_by is not None and started_by.correlationid is not None:
         headers.append(("ce_correlationid", started_by.correlationid.encode()))
@@ -58,9 +85,9 @@ def _record(
     elif started_by is not None and started_by.traceparent is not None:
         headers.append((TRACEPARENT_HEADER, started_by.traceparent.encode()))
     return KafkaRecord(
-        topic=namespace.physical(event_type.topic),
-        key=event_type.key_of(payload).encode(),
-        value=payload.__pydantic_serializer__.to_json(payload),
+        topic=namespace.physical(template.event_type.topic),
+        key=job_id.encode(),
+        value=to_json(payload),
         headers=headers,
     )
 
@@ -77,17 +104,21 @@ def completed_record(
     started_by: EventEnvelope,
     namespace: TopicNamespace,
     trace: TraceHeaders | None = None,
+    time: str | None = None,
 ) -> KafkaRecord:
-    payload = JobCompletedV1(
-        job_id=job_id,
-        job_type=job_type,
-        event_type=event_type,
-        attempts=attempts,
-        duration_ms=duration_ms,
-        completed_at=completed_at,
-        result=result,
-    )
-    return _record(_COMPLETED, job_id, payload, started_by, namespace, trace=trace)
+    """`job.completed.v1` for a job; `time` is its preformatted `ce_time` (default: now)."""
+    if attempts < 1 or not duration_ms >= 0:
+        raise ValueError(f"job.completed.v1 needs attempts >= 1 and duration_ms >= 0 ({job_id})")
+    payload = {  # JobCompletedV1's fields, in its order, with the types it would coerce to
+        "job_id": job_id,
+        "job_type": job_type,
+        "event_type": event_type,
+        "attempts": int(attempts),
+        "duration_ms": float(duration_ms),
+        "completed_at": completed_at,
+        "result": result,
+    }
+    return _record(_COMPLETED, job_id, payload, started_by, namespace, trace=trace, time=time)
 
 
 def failed_record(
@@ -102,14 +133,26 @@ def failed_record(
     started_by: EventEnvelope | None,
     namespace: TopicNamespace,
     trace: TraceHeaders | None = None,
+    time: str | None = None,
 ) -> KafkaRecord:
-    payload = JobFailedV1(
-        job_id=job_id,
-        job_type=job_type,
-        event_type=event_type,
-        attempts=attempts,
-        error_type=error_type,
-        error=error[:MAX_ERROR_CHARS],  # bounded like the dead letter's header
-        failed_at=failed_at,
-    )
-    return _record(_FAILED, job_id, payload, started_by, namespace, trace=trace)
+    """`job.failed.v1` for a job; `time` is its preformatted `ce_time` (default: now)."""
+    if attempts < 1:
+        raise ValueError(f"job.failed.v1 needs attempts >= 1 ({job_id})")
+    payload = {  # JobFailedV1's fields, in its order
+        "job_id": job_id,
+        "job_type": job_type,
+        "event_type": event_type,
+        "attempts": int(attempts),
+        "error_type": error_type,
+        "error": error[:MAX_ERROR_CHARS],  # bounded like the dead letter's header
+        "failed_at": failed_at,
+    }
+    return _record(_FAILED, job_id, payload, started_by, namespace, trace=trace, time=time)
+
+
+# The dicts above must stay the models' fields in the models' order (checked once, at import).
+if (tuple(JobCompletedV1.model_fields), tuple(JobFailedV1.model_fields)) != (
+    ("job_id", "job_type", "event_type", "attempts", "duration_ms", "completed_at", "result"),
+    ("job_id", "job_type", "event_type", "attempts", "error_type", "error", "failed_at"),
+):
+    raise RuntimeError("lifecycle payload fields changed: update dpp_consumer.lifecycle")

@@ -1,8 +1,11 @@
-"""Prometheus metrics per job type: processed, failed, retried, dead-lettered, duration, running."""
+"""Prometheus metrics per job type: processed, failed, retried, dead-lettered, duration, running;
+and `observe_all`, a unit's durations counted into a histogram with one update per bucket."""
 
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,3 +94,25 @@ class WorkerMetrics:
         """Expose /metrics on `host:port`; returns the port bound."""
         server, _thread = start_http_server(port, addr=host, registry=self.registry)
         return int(server.server_port)
+
+
+def observe_all(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """`histogram.observe(amount)` for each amount, with one locked update per bucket and one for
+    the sum rather than two per amount (a fast unit's 500 durations). Reads the histogram's
+    bounds and values as `Histogram.observe` does (prometheus_client's internals: the test
+    compares the result with `observe` one by one)."""
+    if len(amounts) < 4:
+        for amount in amounts:
+            histogram.observe(amount)
+        return
+    bounds: list[float] = histogram._upper_bounds  # the last one is +Inf
+    counts = [0] * len(bounds)
+    for amount in amounts:
+        # `observe` counts an amount in the first bucket whose bound is >= it (NaN: none).
+        index = bisect_left(bounds, amount)
+        if index < len(bounds) and amount <= bounds[index]:
+            counts[index] += 1
+    histogram._sum.inc(sum(amounts))
+    for bucket, count in zip(histogram._buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)

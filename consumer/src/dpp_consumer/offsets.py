@@ -26,7 +26,11 @@ class PartitionOffsets:
         self._pending.append(offset)
 
     def finish(self, offset: int) -> None:
-        self._finished.add(offset)
+        self.finish_all((offset,))
+
+    def finish_all(self, offsets: Iterable[int]) -> None:
+        """Mark several offsets finished (a unit's), then move the position once."""
+        self._finished.update(offsets)
         pending, finished = self._pending, self._finished
         while pending and pending[0] in finished:
             head = pending.popleft()
@@ -45,7 +49,10 @@ class OffsetTracker:
         self._partitions: dict[PartitionKey, PartitionOffsets] = {}
 
     def track(self, topic: str, partition: int, offset: int) -> None:
-        self._partitions.setdefault((topic, partition), PartitionOffsets()).track(offset)
+        offsets = self._partitions.get((topic, partition))
+        if offsets is None:  # not `setdefault`: that built a PartitionOffsets per record
+            offsets = self._partitions[(topic, partition)] = PartitionOffsets()
+        offsets.track(offset)
 
     def finish(self, topic: str, partition: int, offset: int) -> bool:
         """Mark a record finished; False if its partition is no longer ours (revoked or lost
@@ -55,6 +62,10 @@ class OffsetTracker:
             return False
         offsets.finish(offset)
         return True
+
+    def of(self, topic: str, partition: int) -> PartitionOffsets | None:
+        """The partition's offsets, or None if it is no longer ours (revoked or lost)."""
+        return self._partitions.get((topic, partition))
 
     def committable(self, only: Iterable[PartitionKey] | None = None) -> dict[PartitionKey, int]:
         """Positions that moved since the last confirmed commit."""

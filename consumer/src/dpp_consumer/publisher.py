@@ -54,6 +54,12 @@ class OutcomePublisher:
         if outcome.records:
             self._pending[(outcome.topic, outcome.partition)].append(outcome)
 
+    def add_all(self, key: PartitionKey, outcomes: list[Outcome]) -> None:
+        """`add` for outcomes of one partition (a unit's)."""
+        with_records = [outcome for outcome in outcomes if outcome.records]
+        if with_records:
+            self._pending[key].extend(with_records)
+
     def drop(self, keys: Iterable[PartitionKey]) -> None:
         """Forget outcomes of partitions no longer ours: their events are redelivered."""
         for key in keys:

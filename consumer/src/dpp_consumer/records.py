@@ -1,5 +1,6 @@
 """A consumed record as the worker handles it: where it sits, read at once on the poll thread;
-headers, key and value read from the Kafka message only when a job thread needs them."""
+headers, key and value read from the Kafka message only when they are needed, the headers in
+one pass that every later reader (routing, retry history, decoding, the job's owner) shares."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ class ConsumedRecord:
 
     The poll thread only needs topic, partition and offset (and schedules by topic), so the
     header list, which confluent-kafka builds anew on every call, is materialised once, lazily,
-    usually on the job thread. Built directly (tests, replays) it is complete from the start.
+    usually when the record is dispatched. Built directly (tests, replays) it is complete from
+    the start. The same pass keeps :attr:`attributes`, the last non-null value of each header
+    name, which every reader then looks up instead of walking the list again.
     """
 
-    __slots__ = ("_event_type", "_headers", "_key", "_message", "_retried", "_value",
+    __slots__ = ("_attributes", "_headers", "_key", "_message", "_value",
                  "offset", "partition", "topic")  # fmt: skip
 
     def __init__(
@@ -30,7 +33,6 @@ class ConsumedRecord:
         key: bytes | None = None,
         value: bytes | None = None,
         headers: RawHeaders | None = None,
-        event_type: str | None = None,
         message: Message | None = None,
     ) -> None:
         self.topic = topic
@@ -39,11 +41,10 @@ class ConsumedRecord:
         self._message = message
         self._key = key
         self._value = value
-        self._headers: RawHeaders | None = None if message is not None else (headers or [])
-        self._event_type = event_type
-        self._retried = False
-        if self._headers is not None:
-            self._scan(self._headers)
+        self._headers: RawHeaders | None = None
+        self._attributes: dict[str, bytes] = {}
+        if message is None:
+            self._scan(headers or [])
 
     @classmethod
     def of(cls, message: Message) -> ConsumedRecord:
@@ -52,22 +53,28 @@ class ConsumedRecord:
             raise ValueError("a consumed record always has a topic, partition and offset")
         return cls(topic, partition, offset, message=message)
 
-    def _scan(self, headers: RawHeaders) -> None:
-        for name, raw in headers:
-            if name == "ce_type" and raw is not None:
-                self._event_type = raw.decode("utf-8", "replace")
-            elif name.startswith("dpp-"):
-                self._retried = True
+    def _scan(self, headers: RawHeaders) -> RawHeaders:
+        # The one pass over the list: later values of a repeated name win, null values are
+        # skipped (as `header` always did and `codec.header_map` does).
+        self._headers = headers
+        self._attributes = {name: raw for name, raw in headers if raw is not None}
+        return headers
 
     @property
     def headers(self) -> RawHeaders:
+        """The header list as consumed (repeats and nulls included): what retry copies carry."""
         headers = self._headers
         if headers is None:
             assert self._message is not None
-            headers = _headers(self._message.headers())
-            self._scan(headers)
-            self._headers = headers
+            headers = self._scan(_headers(self._message.headers()))
         return headers
+
+    @property
+    def attributes(self) -> dict[str, bytes]:
+        """Each header name's last non-null value, as bytes (do not modify)."""
+        if self._headers is None:
+            _ = self.headers
+        return self._attributes
 
     @property
     def key(self) -> bytes | None:
@@ -84,29 +91,22 @@ class ConsumedRecord:
     @property
     def event_type(self) -> str | None:
         """The CloudEvents type from the `ce_type` header, if any."""
-        _ = self.headers
-        return self._event_type
-
-    @property
-    def retried(self) -> bool:
-        """True if it carries `dpp-*` headers (a retry or a replay): only then are they parsed."""
-        _ = self.headers
-        return self._retried
+        return self.header("ce_type")
 
     def header(self, name: str) -> str | None:
-        """A header as text (the last one of that name), never failing on odd bytes."""
-        found = None
-        for key, raw in self.headers:
-            if key == name and raw is not None:
-                found = raw.decode("utf-8", "replace")
-        return found
+        """A header as text (the last non-null one of that name), never failing on odd bytes."""
+        raw = self.attributes.get(name)
+        return None if raw is None else _text(raw)
 
     def text_headers(self, *prefixes: str) -> dict[str, str]:
         return {
-            name: raw.decode("utf-8", "replace")
-            for name, raw in self.headers
-            if raw is not None and name.startswith(prefixes)
+            name: _text(raw) for name, raw in self.attributes.items() if name.startswith(prefixes)
         }
+
+
+def _text(raw: bytes | str) -> str:
+    # A record built directly may carry text values; a consumed one always carries bytes.
+    return raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
 
 
 def _as_bytes(raw: str | bytes | None) -> bytes | None:

@@ -19,9 +19,9 @@ from dpp_consumer.bookkeeping import Bookkeeping, FinishTogether, JobBook, Start
 from dpp_consumer.context import Cancellation
 from dpp_consumer.dispatch import PUBLISHER_HEADER, Job, Undispatchable, dispatch
 from dpp_consumer.errors import ConsumerError
-from dpp_consumer.handler_call import HandlerCall, Success
+from dpp_consumer.handler_call import HandlerCall, Success, UnitTiming
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
-from dpp_consumer.lifecycle import completed_record, failed_record
+from dpp_consumer.lifecycle import completed_record, event_time, failed_record
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.outcomes import OutcomeRecords
 from dpp_consumer.records import ConsumedRecord
@@ -99,7 +99,7 @@ class JobRunner:
             if jobs:
                 fast = unit.spec is not None and unit.spec.batchable
                 book = self._finish_together if fast else self._start_first
-                outcomes.extend(self._run_jobs(unit.cancellation, jobs, book))
+                outcomes.extend(self._run_jobs(unit.cancellation, jobs, book, fast=fast))
         finally:
             if self.tracing is not None:
                 # The worker spans end with the outcome recorded and its records built: the
@@ -110,29 +110,34 @@ class JobRunner:
         return outcomes
 
     def _run_jobs(
-        self, cancellation: Cancellation, jobs: list[Job], book: Bookkeeping
+        self, cancellation: Cancellation, jobs: list[Job], book: Bookkeeping, *, fast: bool
     ) -> list[Outcome]:
         known = book.known(jobs, self._store_call)
         outcomes: list[Outcome] = []
         successes: dict[str, tuple[Job, Success]] = {}
         failures: list[tuple[Job, Failure]] = []
         seen: set[str] = set()
-        for job in jobs:
-            record = known[job.job_id]
-            if (record is not None and record.is_terminal) or job.job_id in seen:
-                outcomes.append(self._skipped(job, record, first=job.job_id not in seen))
-                continue
-            seen.add(job.job_id)
-            if cancellation.is_set:
-                outcomes.append(Outcome.redeliver(job.message))
-                continue
-            result = self.call_handler(job, book.attempt(job, record), cancellation)
-            if isinstance(result, Success):
-                successes[job.job_id] = (job, result)
-            elif isinstance(result, Failure):
-                failures.append((job, result))
-            else:
-                outcomes.append(Outcome.redeliver(job.message))
+        timing = UnitTiming(self.metrics) if fast else None
+        try:
+            for job in jobs:
+                record = known[job.job_id]
+                if (record is not None and record.is_terminal) or job.job_id in seen:
+                    outcomes.append(self._skipped(job, record, first=job.job_id not in seen))
+                    continue
+                seen.add(job.job_id)
+                if cancellation.is_set:
+                    outcomes.append(Outcome.redeliver(job.message))
+                    continue
+                result = self.call_handler(job, book.attempt(job, record), cancellation, timing)
+                if isinstance(result, Success):
+                    successes[job.job_id] = (job, result)
+                elif isinstance(result, Failure):
+                    failures.append((job, result))
+                else:
+                    outcomes.append(Outcome.redeliver(job.message))
+        finally:
+            if timing is not None:
+                timing.close()
         if successes:
             outcomes.extend(self._record_successes(successes, book))
         if failures:
@@ -164,28 +169,39 @@ class JobRunner:
         results = {job_id: (job, success.result) for job_id, (job, success) in successes.items()}
         won = self._store_call(lambda: book.succeed(results))
         now = datetime.now(UTC)
+        time_text = event_time(now)  # one clock reading and one formatting per unit
+        namespace = self.records.namespace
         outcomes = []
+        processed: dict[str, int] = {}
+        skipped: dict[str, int] = {}
         for job_id, (job, success) in successes.items():
+            job_type = job.spec.job_type
             if job_id not in won:  # another worker recorded this job's outcome first
-                self.metrics.job(job.spec.job_type).skipped.inc()
+                skipped[job_type] = skipped.get(job_type, 0) + 1
                 outcomes.append(Outcome.done(job.message))
                 continue
-            self.metrics.job(job.spec.job_type).processed.inc()
+            processed[job_type] = processed.get(job_type, 0) + 1
             announcement = completed_record(
                 job_id=job_id,
-                job_type=job.spec.job_type,
+                job_type=job_type,
                 event_type=job.spec.event_type.name,
                 attempts=success.attempts,
                 duration_ms=success.duration_s * 1e3,
                 completed_at=now,
                 result=success.result,
                 started_by=job.event.envelope,
-                namespace=self.records.namespace,
+                namespace=namespace,
                 trace=job.trace,
+                time=time_text,
             )
             if job.span is not None:
                 job.span.set({"dpp.job.outcome": "succeeded", "dpp.job.attempts": success.attempts})
             outcomes.append(Outcome.done(job.message, announcement))
+        # Counted per unit: a counter's lock per job cost more than the echo job itself.
+        for job_type, count in processed.items():
+            self.metrics.job(job_type).processed.inc(count)
+        for job_type, count in skipped.items():
+            self.metrics.job(job_type).skipped.inc(count)
         return outcomes
 
     def _record_failure(self, job: Job, record: JobRecord, failure: Failure) -> Outcome:

@@ -222,9 +222,7 @@ class Worker:
         commit_interval_s = self.settings.commit_interval_ms / 1000
         next_commit = time.monotonic() + commit_interval_s
         while not self._stop.is_set():
-            messages = consumer.consume(self.settings.batch_size, POLL_TIMEOUT_S)
-            for message in messages:
-                self._accept(message)
+            self._accept(consumer.consume(self.settings.batch_size, POLL_TIMEOUT_S))
             self._apply_pauses()
             self._settle()
             executor.dispatch()
@@ -233,28 +231,31 @@ class Worker:
                 self._commit()
                 next_commit = time.monotonic() + commit_interval_s
 
-    def _accept(self, message: Message) -> None:
-        error = message.error()
-        if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:
-                self.logger.warning("consume error", extra={"error": str(error)})
-            return
+    def _accept(self, messages: list[Message]) -> None:
         assert self._executor is not None
-        record = ConsumedRecord.of(message)
-        if self._executor.add(record):
-            self._offsets.track(record.topic, record.partition, record.offset)
+        add, track = self._executor.add, self._offsets.track
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    self.logger.warning("consume error", extra={"error": str(error)})
+                continue
+            record = ConsumedRecord.of(message)
+            if add(record):
+                track(record.topic, record.partition, record.offset)
 
     def _settle(self, wait_s: float = 0.0) -> None:
         """Take in finished units: their outcomes are durable in the job store, so their offsets
         finish now; their records wait in the publisher for the commit transaction."""
         assert self._executor is not None and self._publisher is not None
-        for _unit, outcomes in self._executor.collect(wait_s):
-            for outcome in outcomes:
-                finished = outcome.finished and self._offsets.finish(
-                    outcome.topic, outcome.partition, outcome.offset
-                )
-                if finished:
-                    self._publisher.add(outcome)
+        for unit, outcomes in self._executor.collect(wait_s):
+            offsets = self._offsets.of(unit.topic, unit.partition)
+            if offsets is None:
+                continue  # no longer ours: the next owner redoes and announces these records
+            # A unit's records are all of its partition: its offsets move once per unit.
+            finished = [outcome for outcome in outcomes if outcome.finished]
+            offsets.finish_all([outcome.offset for outcome in finished])
+            self._publisher.add_all((unit.topic, unit.partition), finished)
 
     def _apply_pauses(self) -> None:
         """Take in new switches (non-blocking) and hold or release the partitions of the job

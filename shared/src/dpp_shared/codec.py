@@ -6,9 +6,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.errors import EventDecodeError, EventValidationError
@@ -26,6 +27,11 @@ STRUCTURED_MEDIA_TYPE_PREFIX = "application/cloudevents"
 STRUCTURED_JSON_MEDIA_TYPE = "application/cloudevents+json"
 _OPTIONAL_ATTRIBUTES = ("subject", "dataschema", "correlationid", "idempotencykey")
 _REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "time")
+_REQUIRED_HEADERS = tuple(f"ce_{name}" for name in _REQUIRED_ATTRIBUTES)
+# (envelope field, binary-mode header) of every attribute a header carries.
+_ATTRIBUTE_HEADERS = tuple(
+    (name, f"ce_{name}") for name in (*_REQUIRED_ATTRIBUTES, *_OPTIONAL_ATTRIBUTES)
+)
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,21 @@ def encode(
     )
 
 
+_TEXT = {str}
+
+
 def header_map(headers: RecordHeaders) -> dict[str, str]:
     """Headers as text; the last value wins for repeated names, undecodable ones are reported."""
-    if type(headers) is list:
+    if type(headers) is dict:
+        # The worker's one-pass map of a consumed record (name -> last non-null bytes).
+        try:
+            fast = {name: raw.decode("utf-8") for name, raw in headers.items() if raw is not None}
+        except (AttributeError, UnicodeDecodeError):
+            pass
+        else:
+            if set(map(type, fast)) <= _TEXT:  # every name is text (one C-level pass)
+                return fast
+    elif type(headers) is list:
         # A consumed record's usual (str, bytes) pairs in one pass; anything unusual (text or
         # memoryview values, undecodable bytes, non-text names) takes the checked path below.
         try:
@@ -120,15 +138,92 @@ def decode(
     application/cloudevents+json`, the whole event as the value) is accepted too, as the binding
     says a receiver should. Nothing but `EventDecodeError` ever escapes, whatever the bytes.
     """
+    prepared = _prepare(value, headers, registry)
+    if isinstance(prepared, DecodedEvent):
+        return prepared
+    fields, data, event_type_name = prepared
+    return _validated(fields, data, event_type_name, registry)
+
+
+def decode_many(
+    records: Sequence[tuple[bytes | None, RecordHeaders]], registry: EventRegistry
+) -> list[DecodedEvent | EventDecodeError]:
+    """`decode` for each record, in order: its event, or the error `decode` raises for it.
+
+    The envelopes and payloads of each event type are validated in one pydantic-core call per
+    type, not one per record. When such a call fails, its records are decoded one by one, so a
+    poison record gets exactly the error `decode` gives it and its neighbours still decode.
+    """
+    results: list[DecodedEvent | EventDecodeError | None] = [None] * len(records)
+    groups: dict[str, list[tuple[int, dict[str, Any], dict[str, Any]]]] = {}
+    for index, (value, headers) in enumerate(records):
+        try:
+            prepared = _prepare(value, headers, registry)
+            if isinstance(prepared, DecodedEvent):
+                results[index] = prepared
+                continue
+            fields, data, event_type_name = prepared
+            if isinstance(fields.get("time"), str):
+                fields["time"] = datetime.fromisoformat(fields["time"])
+        except EventDecodeError as error:
+            results[index] = error
+            continue
+        except ValueError:
+            results[index] = _decoded_alone(value, headers, registry)
+            continue
+        fields["data"] = data
+        groups.setdefault(event_type_name, []).append((index, fields, data))
+    for event_type_name, members in groups.items():
+        event_type = registry.get(event_type_name)
+        try:
+            envelopes = _envelopes().validate_python([fields for _, fields, _ in members])
+            payloads = _payloads_of(event_type.payload).validate_python(
+                [data for _, _, data in members]
+            )
+        except (ValueError, TypeError):  # ValidationError is a ValueError
+            for index, _, _ in members:
+                value, headers = records[index]
+                results[index] = _decoded_alone(value, headers, registry)
+            continue
+        for (index, _, _), envelope, payload in zip(members, envelopes, payloads, strict=True):
+            results[index] = DecodedEvent(envelope=envelope, payload=payload, event_type=event_type)
+    return [result for result in results if result is not None]
+
+
+# Built on first use, not at import: the producer (and its Lambda cold start) never needs them.
+@cache
+def _envelopes() -> TypeAdapter[list[EventEnvelope]]:
+    return TypeAdapter(list[EventEnvelope])
+
+
+@cache
+def _payloads_of(model: type[BaseModel]) -> TypeAdapter[list[BaseModel]]:
+    adapter: TypeAdapter[list[BaseModel]] = TypeAdapter(list[model])  # type: ignore[valid-type]
+    return adapter
+
+
+def _decoded_alone(
+    value: bytes | None, headers: RecordHeaders, registry: EventRegistry
+) -> DecodedEvent | EventDecodeError:
+    try:
+        return decode(value, headers, registry)
+    except EventDecodeError as error:
+        return error
+
+
+def _prepare(
+    value: bytes | None, headers: RecordHeaders, registry: EventRegistry
+) -> DecodedEvent | tuple[dict[str, Any], dict[str, Any], str]:
+    """Everything `decode` checks before validation: a binary-mode record's envelope fields,
+    payload data and type name (a structured-mode record is decoded whole); or
+    `EventDecodeError`."""
     attributes = header_map(headers)
     content_type = attributes.get(CONTENT_TYPE_HEADER, "")
     if content_type.lower().startswith(STRUCTURED_MEDIA_TYPE_PREFIX):
         return _decode_structured(value, content_type, attributes, registry)
-    missing = [name for name in _REQUIRED_ATTRIBUTES if f"ce_{name}" not in attributes]
+    missing = [header for header in _REQUIRED_HEADERS if header not in attributes]
     if missing:
-        raise EventDecodeError(
-            f"missing CloudEvents headers: {', '.join('ce_' + m for m in missing)}"
-        )
+        raise EventDecodeError(f"missing CloudEvents headers: {', '.join(missing)}")
     event_type_name = attributes["ce_type"]
     if event_type_name not in registry:
         raise EventDecodeError(
@@ -142,13 +237,11 @@ def decode(
         raise EventDecodeError("record has no value (tombstone)", event_type=event_type_name)
     data = _json_object(value, event_type_name)
     fields: dict[str, Any] = {
-        name: attributes[f"ce_{name}"]
-        for name in (*_REQUIRED_ATTRIBUTES, *_OPTIONAL_ATTRIBUTES)
-        if f"ce_{name}" in attributes
+        name: attributes[header] for name, header in _ATTRIBUTE_HEADERS if header in attributes
     }
     if TRACEPARENT_HEADER in attributes:
         fields["traceparent"] = attributes[TRACEPARENT_HEADER]
-    return _validated(fields, data, event_type_name, registry)
+    return fields, data, event_type_name
 
 
 def _media_type(content_type: str) -> str:
@@ -161,7 +254,7 @@ def _json_object(value: bytes, event_type_name: str | None) -> dict[str, Any]:
         # NaN and Infinity are not JSON (RFC 8259); Python would otherwise accept them.
         data: Any = (
             # What json.loads does with bytes, with a decoder built once rather than per call.
-            _JSON_DECODER.decode(value.decode(json.detect_encoding(value), "surrogatepass"))
+            _JSON_DECODER.decode(value.decode(_encoding_of(value), "surrogatepass"))
             if isinstance(value, bytes)
             else json.loads(value, parse_constant=_reject_constant)
         )
@@ -172,6 +265,14 @@ def _json_object(value: bytes, event_type_name: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise EventDecodeError("value is not a JSON object", event_type=event_type_name)
     return data
+
+
+def _encoding_of(value: bytes) -> str:
+    """`json.detect_encoding`, answered at once for the usual value: an object in UTF-8 (a
+    first byte `{` is no BOM, and a second byte 0 is all that would make it UTF-16/32)."""
+    if value[:1] == b"{" and value[1:2] != b"\x00":
+        return "utf-8"
+    return json.detect_encoding(value)
 
 
 def _reject_constant(name: str) -> Any:
