@@ -107,7 +107,7 @@ def test_finish_many_stores_times_exactly_as_the_other_writes(database_url: str)
                 text("SELECT id, CAST(finished_at AS TEXT) FROM jobs WHERE id IN (:a, :b)"),
                 {"a": batched, "b": single},
             ).all()
-        stored = dict(rows)
+        stored: dict[str, str] = dict(rows)
         assert stored[batched] == stored[single]
     finally:
         store.close()
