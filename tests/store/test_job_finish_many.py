@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import text
 
 from dpp_shared.ids import new_id
@@ -86,11 +87,14 @@ def test_get_many_returns_the_existing_among_missing_ids(job_store: JobStore) ->
     assert records[present[0]].status is JobStatus.SUCCEEDED
 
 
-def test_finish_many_stores_times_exactly_as_the_other_writes(database_url: str) -> None:
+@pytest.mark.parametrize("microsecond", [89, 0])  # whole seconds: no text may drop ".000000"
+def test_finish_many_stores_times_exactly_as_the_other_writes(
+    database_url: str, microsecond: int
+) -> None:
     """The batch path binds its timestamp itself (SQLite: raw statements); it must store the
     same instant in the same form as the single-job calls, or text comparisons of
     `updated_at` (lag status, heartbeats) would order the two kinds of rows wrongly."""
-    instant = datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=timezone(timedelta(hours=2)))
+    instant = datetime(2026, 3, 4, 5, 6, 7, microsecond, tzinfo=timezone(timedelta(hours=2)))
     store = JobStore(create_store_engine(database_url), clock=lambda: instant)
     store.migrate()
     try:

@@ -178,7 +178,10 @@ def _sqlite_finish_rows(
 
 def _sqlite_stamp(connection: Connection, now: datetime) -> Any:
     """`now` as the UtcDateTime column stores it on this connection's dialect (UTC text)."""
-    processor = _UTC_DATETIME.bind_processor(connection.dialect)  # process_bind_param + impl's
+    # The dialect's own implementation: the generic DateTime has no processor and would leave
+    # sqlite3's adapter to write the text (no ".000000" on whole seconds: a different order).
+    dialect = connection.dialect
+    processor = _UTC_DATETIME.dialect_impl(dialect).bind_processor(dialect)
     return now if processor is None else processor(now)
 
 
@@ -318,7 +321,7 @@ def _postgres_finish() -> TextClause:
 # sqlite3 module's statement cache keeps them prepared), no SQLAlchemy compilation per call.
 _SQLITE_TERMINAL_IDS = (
     "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) "  # noqa: S608 - constants only
-    "AND NOT ({})".format(_UNFINISHED_SQL)
+    f"AND NOT ({_UNFINISHED_SQL})"
 )
 _SQLITE_KNOWN_IDS = "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
 _SQLITE_FINISH_ROW = (
