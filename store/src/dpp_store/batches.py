@@ -3,7 +3,10 @@
 Each batch is one statement of constant text whatever its size, so it is parsed (and on
 PostgreSQL prepared) once: PostgreSQL unnest()s array parameters, SQLite json_each()s one
 JSON array parameter. Either way a batch costs one round trip, not one per job, and Python
-binds a handful of parameters instead of a dozen per job.
+binds a handful of parameters instead of a dozen per job. The exception is the worker's hot
+path on SQLite (finish_many, get_many's probe): SQLite runs in-process, so there are no round
+trips to save, and one prepared upsert run per row with executemany is cheaper than parsing
+and extracting a JSON row per job.
 """
 
 from __future__ import annotations
@@ -141,8 +144,8 @@ def _sqlite_finish_rows(
     The caller holds SQLite's write lock (BEGIN IMMEDIATE) for the whole transaction, so the
     terminal rows read here are exactly those the guarded upsert leaves alone: every other id
     is inserted or moved to SUCCEEDED by it, and the upsert's change count must agree. An
-    executemany of one short statement costs SQLite a bind per row; the json_each() form
-    cost a JSON parse and nine extracts per row and was the larger part of the statement.
+    executemany of one short statement costs SQLite a bind per row; the json_each() form it
+    replaced cost a JSON parse and nine extracts per row.
     """
     terminal = set(
         connection.exec_driver_sql(
