@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
 from dpp_shared.ids import new_id
 from dpp_store import JobStatus, JobStore
+from dpp_store.engine import create_store_engine
 from tests.store.factories import job_start
 
 
@@ -63,3 +69,49 @@ def test_empty_finish_and_read_do_nothing(job_store: JobStore) -> None:
     assert job_store.finish_many([], {}) == set()
     assert job_store.get_many([]) == {}
     assert job_store.get_many([new_id()]) == {}
+
+
+def test_get_many_returns_the_existing_among_missing_ids(job_store: JobStore) -> None:
+    present = [new_id() for _ in range(3)]
+    job_store.finish_many(
+        [job_start(job_id, n) for n, job_id in enumerate(present)],
+        {job_id: {"n": n} for n, job_id in enumerate(present)},
+    )
+    asked = [new_id(), present[0], new_id(), present[2], present[0]]
+
+    records = job_store.get_many(asked)
+
+    assert set(records) == {present[0], present[2]}
+    assert records[present[2]].result == {"n": 2}
+    assert records[present[2]].source_offset == 2
+    assert records[present[0]].status is JobStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("microsecond", [89, 0])  # whole seconds: no text may drop ".000000"
+def test_finish_many_stores_times_exactly_as_the_other_writes(
+    database_url: str, microsecond: int
+) -> None:
+    """The batch path binds its timestamp itself (SQLite: raw statements); it must store the
+    same instant in the same form as the single-job calls, or text comparisons of
+    `updated_at` (lag status, heartbeats) would order the two kinds of rows wrongly."""
+    instant = datetime(2026, 3, 4, 5, 6, 7, microsecond, tzinfo=timezone(timedelta(hours=2)))
+    store = JobStore(create_store_engine(database_url), clock=lambda: instant)
+    store.migrate()
+    try:
+        batched, single = new_id(), new_id()
+        store.finish_many([job_start(batched)], {batched: {}})
+        store.begin(job_start(single))
+        store.succeed(single, {})
+        records = store.get_many([batched, single])
+        for record in records.values():
+            assert record.created_at == record.finished_at == instant
+            assert record.created_at.tzinfo is UTC
+        with store.engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT id, CAST(finished_at AS TEXT) FROM jobs WHERE id IN (:a, :b)"),
+                {"a": batched, "b": single},
+            ).all()
+        stored: dict[str, str] = dict(rows)
+        assert stored[batched] == stored[single]
+    finally:
+        store.close()

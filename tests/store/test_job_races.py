@@ -90,3 +90,47 @@ def test_batches_in_different_orders_do_not_deadlock(database_url: str) -> None:
         assert set(wins.values()) == {1}
     finally:
         store.close()
+
+
+def test_racing_finish_many_from_separate_stores_records_each_job_once(database_url: str) -> None:
+    """Separate stores (separate connections; on SQLite separate writer threads meeting at the
+    file's write lock), overlapping batches in different orders, some jobs already begun or
+    finished: every unfinished job is won by exactly one store, whose result is the one kept."""
+    stores = [JobStore(create_store_engine(database_url)) for _ in range(RACERS)]
+    stores[0].migrate()
+    try:
+        finished, begun = new_id(), new_id()
+        stores[0].finish_many([job_start(finished)], {finished: {"worker": "before"}})
+        stores[0].begin(job_start(begun))
+        ids = [new_id() for _ in range(300)] + [finished, begun]
+        orders = [ids, ids[::-1], ids[::2] + ids[1::2], ids[1::2] + ids[::2]]
+        barrier = threading.Barrier(RACERS)
+
+        def work(worker: int) -> set[str]:
+            order = orders[worker]
+            barrier.wait(timeout=30)
+            won: set[str] = set()
+            for start in range(0, len(order), 50):  # several units each, interleaving
+                chunk = order[start : start + 50]
+                won |= stores[worker].finish_many(
+                    [job_start(job_id) for job_id in chunk],
+                    {job_id: {"worker": worker} for job_id in chunk},
+                )
+            return won
+
+        with ThreadPoolExecutor(RACERS) as pool:
+            won = list(pool.map(work, range(RACERS)))
+
+        wins = Counter(job_id for worker_wins in won for job_id in worker_wins)
+        assert set(wins) == set(ids) - {finished}
+        assert set(wins.values()) == {1}
+        records = stores[0].get_many(ids)
+        assert records[finished].result == {"worker": "before"}
+        assert records[begun].attempts == 2  # begun once, then finished by one store only
+        for worker, worker_wins in enumerate(won):
+            for job_id in worker_wins:
+                assert records[job_id].status is JobStatus.SUCCEEDED
+                assert records[job_id].result == {"worker": worker}
+    finally:
+        for store in stores:
+            store.close()

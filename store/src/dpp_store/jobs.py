@@ -12,6 +12,7 @@ from dpp_store.batches import (
     UNFINISHED,
     chunks,
     finish_jobs,
+    known_ids,
     start_jobs,
     succeed_jobs,
 )
@@ -49,6 +50,12 @@ class JobStore(StoreDatabase):
         if not ids:
             return records
         with translate_unavailable("reading jobs"), self.engine.connect() as connection:
+            if self._single_writer:
+                # Usually none exist yet (a worker asks before it runs fresh jobs): one id
+                # probe of constant text, and full records only for the ids that exist, read
+                # in the same transaction (one snapshot).
+                found = known_ids(connection, ids)
+                ids = [job_id for job_id in ids if job_id in found]
             for chunk in chunks(ids, IN_LIST_CHUNK):
                 rows = connection.execute(select(*RECORD_COLUMNS).where(jobs_table.c.id.in_(chunk)))
                 records.update((row.id, JobRecord.from_row(row)) for row in rows)
