@@ -289,7 +289,13 @@ class FastAdmission:
     def _plain(raw: bytes, context: AdmissionContext) -> bool:
         # An Idempotency-Key needs the parsed body (its fingerprint fixes the default ids);
         # Python's json rejects NaN/Infinity tokens, which pydantic's parser may accept.
-        return context.idempotency_key is None and b"NaN" not in raw and b"Infinity" not in raw
+        # A one-byte search is memchr; a three-byte one crawled through long runs of one letter
+        # (0.7 ms for a 500 KB batch), so it only runs when the body has the first letter.
+        return (
+            context.idempotency_key is None
+            and (b"N" not in raw or b"NaN" not in raw)
+            and (b"I" not in raw or b"Infinity" not in raw)
+        )
 
     def _admit_all(
         self, events: list[Any], context: AdmissionContext
@@ -321,7 +327,7 @@ class FastAdmission:
         per_type: dict[str, tuple[_TypeCodec, tuple[tuple[str, bytes], ...]]] = {}
         admitted: list[AdmittedEvent] = []
         for event in events:
-            given = event.model_fields_set
+            given = event.__pydantic_fields_set__  # `model_fields_set` without its property call
             if (event.id is None and "id" in given) or (event.source is None and "source" in given):
                 return None  # `admit` keeps an explicit null and rejects it
             if event.time is None and "time" in given:
