@@ -318,7 +318,7 @@ class FastAdmission:
         if request_correlation is not None:
             correlation_header = ("ce_correlationid", request_correlation.encode())
         # An event that leaves its id out gets a fresh one; all of them made in one pass.
-        missing = sum(1 for event in events if event.id is None)
+        missing = [event.id for event in events].count(None)
         event_ids = context.event_ids
         fresh = iter(
             event_ids.issue(subject, missing) if event_ids is not None else new_ids(missing)
@@ -381,18 +381,15 @@ class FastAdmission:
                 if correlation_id is not None and len(correlation_id) > 128:
                     return None
             payload = event.data
+            record = _new_tuple(
+                KafkaRecord,
+                (codec.topic, str(codec.key_of(payload)).encode(), codec.to_json(payload), headers),
+            )
+            # The tuples' own `__new__` is Python code: as dear per event as a dataclass.
             admitted.append(
-                AdmittedEvent(
-                    event_id,
-                    correlation_id,
-                    codec.event_type,
-                    KafkaRecord(
-                        codec.topic,
-                        str(codec.key_of(payload)).encode(),
-                        codec.to_json(payload),
-                        headers,
-                    ),
-                    requested is not None,
+                _new_tuple(
+                    AdmittedEvent,
+                    (event_id, correlation_id, codec.event_type, record, requested is not None),
                 )
             )
         return admitted
@@ -435,5 +432,6 @@ def _time_header(moment: datetime) -> tuple[str, bytes]:
     return ("ce_time", moment.isoformat().replace("+00:00", "Z").encode())
 
 
+_new_tuple = tuple.__new__
 _SPECVERSION = ("ce_specversion", b"1.0")
 _CONTENT_TYPE = (CONTENT_TYPE_HEADER, b"application/json")
