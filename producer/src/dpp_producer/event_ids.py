@@ -28,7 +28,7 @@ import uuid
 
 from dpp_shared import headers as hdr
 from dpp_shared.codec import KafkaRecord
-from dpp_shared.ids import new_ids
+from dpp_shared.ids import new_id, new_ids
 
 TAG_BYTES = 12
 TAG_LENGTH = 16  # base64url of 12 bytes, no padding
@@ -76,6 +76,9 @@ class EventIds:
     def issue(self, subject: str, count: int) -> list[str]:
         """`count` fresh signed ids for `subject` (a batch's events sent without an id): one
         `new_ids` call and one base64 pass for all of them."""
+        if count == 1:  # a single event: no batch set-up
+            base = new_id()
+            return [f"{base}{SEPARATOR}{self._fresh_tag(subject, base)}"]
         bases = new_ids(count)
         keyed = self._fresh
         prefix = f"{subject}\n".encode()

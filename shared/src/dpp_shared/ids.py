@@ -61,8 +61,10 @@ def _uuid7_int() -> int:
 
 
 def new_id() -> str:
-    """A fresh UUIDv7 as the canonical hyphenated string."""
-    return new_ids(1)[0]
+    """A fresh UUIDv7 as the canonical hyphenated string, formatted from the integer (building
+    a `uuid.UUID` and its `str` was a third of an id's cost)."""
+    digits = f"{_uuid7_int():032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def new_ids(count: int) -> list[str]:
@@ -71,8 +73,8 @@ def new_ids(count: int) -> list[str]:
     and its integer formatting were the costliest part of a batch's ids). The same layout and
     the same monotonic counter as `uuid7`, which they interleave with."""
     global _last_ms, _counter
-    if count <= 0:
-        return []
+    if count < _BATCH_FROM:
+        return [new_id() for _ in range(count)]
     spans: list[tuple[int, int, int]] = []  # (millisecond, first counter, how many)
     with _lock:
         now_ms = time.time_ns() // 1_000_000
@@ -112,5 +114,7 @@ def new_ids(count: int) -> list[str]:
     return ids
 
 
+# Below this many ids the batch set-up costs more than it saves (one id: 6.7 against 2.1 us).
+_BATCH_FROM = 4
 # A random hex digit's low two bits under the RFC 9562 variant bits 0b10: 8, 9, a or b.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 0b11] for digit in "0123456789abcdef"}
