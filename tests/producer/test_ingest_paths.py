@@ -16,6 +16,7 @@ from dpp_producer.api.routes import events as event_routes
 from dpp_producer.auth import Principal
 from dpp_shared.events import REGISTRY
 from dpp_shared.topics import TopicNamespace
+from dpp_shared.tracing import TraceHeaders, passthrough_headers
 from tests.producer import factories
 from tests.producer.conftest import AppFactory
 from tests.producer.test_lambda import lambda_env  # noqa: F401 - the fixture
@@ -290,3 +291,65 @@ def test_the_lambda_ingest_path_scopes_ids_and_rate_limits(
         kafka_bootstrap, body["topic"], body["partition"], body["offset"]
     )
     assert record.headers["ce_dpppublisher"] == b"alice"
+
+
+@pytest.mark.parametrize("trace", [None, passthrough_headers(TRACEPARENT, "k=v")])
+@pytest.mark.parametrize("correlation_id", [None, "corr-1"])
+def test_a_mixed_batch_gets_the_headers_admit_gives_each_event(
+    fast: FastAdmission, trace: TraceHeaders | None, correlation_id: str | None
+) -> None:
+    # The fast path builds headers from parts shared per request and per type, and issues the
+    # missing ids in one pass: every record must still be the one `admit` encodes, whatever
+    # mix of types and own attributes the batch holds (ids and times made up here aside).
+    documents = [
+        factories.demo_event(),
+        factories.demo_event(**FIXED),
+        factories.embedding_event(),
+        factories.demo_event(subject="s", traceparent=TRACEPARENT, dataschema="urn:x"),
+        factories.demo_event(correlationid=None, source="urn:other"),
+        factories.demo_event(correlationid="mine", idempotencykey="k-1", source="urn:other"),
+        {k: v for k, v in factories.demo_event().items() if k != "source"},
+        factories.demo_event(),
+    ]
+
+    def context() -> AdmissionContext:
+        return AdmissionContext(
+            Principal("alice", frozenset({"events:*"})),
+            NAMESPACE,
+            correlation_id,
+            event_ids=factories.event_ids(),
+            trace=trace,
+        )
+
+    got = fast.batch(json.dumps({"events": documents}).encode(), context(), 10)
+    assert got is not None and len(got) == len(documents)
+    ids = factories.event_ids()
+    for document, event in zip(documents, got, strict=True):
+        expected = admit(document, context())
+        made_up = "id" not in document
+        assert event.id_given is not made_up
+        assert ids.issued_to("alice", event.event_id)
+        if not made_up:
+            assert event.event_id == expected.event_id
+        assert (event.correlation_id, event.event_type) == (
+            expected.correlation_id,
+            expected.event_type,
+        )
+        record, wanted = event.record, expected.record
+        assert (record.topic, record.key, record.value) == (wanted.topic, wanted.key, wanted.value)
+        # Same headers in the same order; only a made-up id and time differ in value.
+        assert [name for name, _ in record.headers] == [name for name, _ in wanted.headers]
+        vary = {"ce_time"} | ({"ce_id"} if made_up else set())
+        assert [h for h in record.headers if h[0] not in vary] == [
+            h for h in wanted.headers if h[0] not in vary
+        ]
+        assert dict(record.headers)["ce_id"] == event.event_id.encode()
+    made_up_ids = [event.event_id for event in got if not event.id_given]
+    assert len(set(made_up_ids)) == len(made_up_ids)
+    # One request, one time for the events that leave it out.
+    times = {
+        dict(event.record.headers)["ce_time"]
+        for document, event in zip(documents, got, strict=True)
+        if "time" not in document
+    }
+    assert len(times) == 1

@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 
-from dpp_shared.ids import new_id, uuid7
+from dpp_shared.ids import new_id, new_ids, uuid7
 
 
 def test_version_and_variant_bits() -> None:
@@ -101,3 +101,35 @@ def test_environments_restored_from_one_snapshot_do_not_repeat_random_bits() -> 
         [sys.executable, "-c", SNAPSHOT_RESTORE], capture_output=True, text=True, check=False
     )
     assert run.stdout.strip() == "True", run.stdout + run.stderr
+
+
+def test_new_ids_are_canonical_uuid7s_in_order_across_counter_overflow() -> None:
+    before = time.time_ns() // 1_000_000
+    texts = new_ids(10_000)  # more than the 4096 counter values of one millisecond
+    after = time.time_ns() // 1_000_000
+    assert len(set(texts)) == 10_000
+    values = [uuid.UUID(text) for text in texts]
+    assert [str(value) for value in values] == texts
+    for value in values:
+        assert value.version == 7 and value.variant == uuid.RFC_4122
+        assert (value.int >> 62) & 0b11 == 0b10
+    assert all(a < b for a, b in itertools.pairwise(values))
+    # Borrowing milliseconds ahead is allowed: 10,000 ids need at most three more.
+    assert before <= values[0].int >> 80 and values[-1].int >> 80 <= after + 3
+    assert new_ids(0) == []
+
+
+def test_new_ids_and_uuid7_share_one_monotonic_sequence() -> None:
+    sequence: list[uuid.UUID] = []
+    for size in (1, 5, 4097, 3):
+        sequence.append(uuid7())
+        sequence.extend(uuid.UUID(text) for text in new_ids(size))
+    sequence.append(uuid7())
+    assert all(a < b for a, b in itertools.pairwise(sequence))
+
+
+def test_new_ids_random_bits_vary() -> None:
+    texts = new_ids(1000)
+    # The 62 random bits (last 16 hex digits but the variant's two bits) are not repeated.
+    assert len({text[19:] for text in texts}) == 1000
+    assert {text[19] for text in texts} == set("89ab")

@@ -308,17 +308,17 @@ async def _publish_event(
     admitted: AdmittedEvent | None = None
     fingerprint = None
     document: Any = None
+    context = _context(runtime, request, None, trace)
     if request.idempotency_key is None:
-        admitted = runtime.fast_admission().single(
-            request.body, _context(runtime, request, None, trace)
-        )
+        admitted = runtime.fast_admission().single(request.body, context)
     if admitted is None:
         document = parse_json(request.body)
         if request.idempotency_key is not None:
             # Only a request with an Idempotency-Key needs its body hashed (a canonical
             # re-encoding of the whole body).
             fingerprint = request_fingerprint(SINGLE_ROUTE, document)
-    context = _context(runtime, request, fingerprint, trace)
+            context = _context(runtime, request, fingerprint, trace)
+    produced: list[str] = []
 
     async def produce() -> Answer:
         event = admitted if admitted is not None else admit(document, context)
@@ -328,10 +328,12 @@ async def _publish_event(
         logger().info("event accepted", extra=_accepted_fields(event, delivery))
         if span is not None:
             span.set(_delivery_attributes(event, delivery))
+        produced.append(event.event_id)
         return Answer(202, _accepted_body(event, delivery))
 
     answer = await _answer_once(runtime, context, produce)
-    event_id = json.loads(answer.body)["id"]
+    # A replayed answer (Idempotency-Key, maybe another process's) names its id in its body.
+    event_id = produced[0] if produced and not answer.replayed else json.loads(answer.body)["id"]
     return _reply(answer, {"Location": JOBS_PATH + event_id})
 
 
@@ -468,18 +470,16 @@ async def _publish_batch_request(
 ) -> Reply:
     max_batch = runtime.settings.max_batch
     fast: list[AdmittedEvent] | None = None
+    context = _context(runtime, request, None, trace)
     if request.idempotency_key is None:
-        fast = runtime.fast_admission().batch(
-            request.body, _context(runtime, request, None, trace), max_batch
-        )
+        fast = runtime.fast_admission().batch(request.body, context, max_batch)
     events: list[Any] | None = None
-    fingerprint = None
     if fast is None:
         document = parse_json(request.body)
         events = _batch_events(document, max_batch)
         if request.idempotency_key is not None:
             fingerprint = request_fingerprint(BATCH_ROUTE, document)
-    context = _context(runtime, request, fingerprint, trace)
+            context = _context(runtime, request, fingerprint, trace)
 
     async def produce() -> Answer:
         admitted: list[tuple[int, AdmittedEvent]] = []

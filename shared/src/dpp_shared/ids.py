@@ -62,6 +62,59 @@ def _uuid7_int() -> int:
 
 def new_id() -> str:
     """A fresh UUIDv7 as the canonical hyphenated string, formatted from the integer (building
-    a `uuid.UUID` and its `str` was a third of an id's cost, per event of a batch)."""
+    a `uuid.UUID` and its `str` was a third of an id's cost)."""
     digits = f"{_uuid7_int():032x}"
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def new_ids(count: int) -> list[str]:
+    """`count` fresh UUIDv7s as canonical strings, in increasing order, for one batch: one clock
+    read and one lock for all, and the text formatted from hex pieces (a per-id `_uuid7_int`
+    and its integer formatting were the costliest part of a batch's ids). The same layout and
+    the same monotonic counter as `uuid7`, which they interleave with."""
+    global _last_ms, _counter
+    if count < _BATCH_FROM:
+        return [new_id() for _ in range(count)]
+    spans: list[tuple[int, int, int]] = []  # (millisecond, first counter, how many)
+    with _lock:
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms <= _last_ms:
+            moment, counter = _last_ms, _counter + 1
+        else:
+            moment, counter = now_ms, _random.getrandbits(10)
+        left = count
+        while left:
+            if counter > 0xFFF:  # counter exhausted: borrow the next millisecond
+                moment += 1
+                counter = 0
+            taken = min(left, 0x1000 - counter)
+            spans.append((moment, counter, taken))
+            counter += taken
+            left -= taken
+        _last_ms, _counter = moment, counter - 1
+    # 64 random bits per id as hex; the first digit carries the variant (0b10) and 2 of them.
+    digits = _random.randbytes(8 * count).hex()
+    ids: list[str] = []
+    offset = 0
+    for moment, first, taken in spans:
+        stamp = f"{moment & ((1 << 48) - 1):012x}"
+        head = f"{stamp[:8]}-{stamp[8:]}-7"
+        ids.extend(
+            [
+                f"{head}{counter:03x}-{_VARIANT[digits[at]]}{digits[at + 1 : at + 4]}-"
+                f"{digits[at + 4 : at + 16]}"
+                for counter, at in zip(
+                    range(first, first + taken),
+                    range(offset, offset + 16 * taken, 16),
+                    strict=True,
+                )
+            ]
+        )
+        offset += 16 * taken
+    return ids
+
+
+# Below this many ids the batch set-up costs more than it saves (one id: 6.7 against 2.1 us).
+_BATCH_FROM = 4
+# A random hex digit's low two bits under the RFC 9562 variant bits 0b10: 8, 9, a or b.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 0b11] for digit in "0123456789abcdef"}
