@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from dpp_consumer.lifecycle import SOURCE, completed_record, failed_record
+from dpp_consumer.lifecycle import SOURCE, completed_record, event_ids, failed_record
 from dpp_consumer.retry import MAX_ERROR_CHARS
 from dpp_shared.codec import KafkaRecord, decode, encode
 from dpp_shared.envelope import EventEnvelope
 from dpp_shared.events import REGISTRY
 from dpp_shared.events.payloads import JobCompletedV1, JobFailedV1
+from dpp_shared.ids import new_id
 from dpp_shared.topics import TopicNamespace
 
 NAMESPACE = TopicNamespace("t-lifecycle")
@@ -124,3 +126,31 @@ def test_what_the_models_would_refuse_is_refused() -> None:
             job_id="j", job_type="echo", event_type="e", attempts=1, duration_ms=-1.0,
             completed_at=WHEN, result={}, started_by=_started_by(None, None), namespace=NAMESPACE,
         )  # fmt: skip
+
+
+def test_a_units_ids_are_fresh_time_ordered_uuid7s_carried_as_ce_id() -> None:
+    """`event_ids` (the batched ids of a unit's announcements) gives distinct, increasing
+    UUIDv7s, later than an id made before it, and the record carries the one it is handed."""
+    before = new_id()
+    for count in (1, 3, 4, 500):  # both sides of `new_ids`' batching threshold
+        ids = event_ids(count)
+        assert len(ids) == count and len(set(ids)) == count
+        assert [before, *ids] == sorted([before, *ids])
+        assert all(
+            uuid.UUID(found).version == 7 and str(uuid.UUID(found)) == found for found in ids
+        )
+        before = ids[-1]
+    built = completed_record(
+        job_id="job-3",
+        job_type="demo.echo",
+        event_type="demo.echo.requested.v1",
+        attempts=1,
+        duration_ms=0.1,
+        completed_at=WHEN,
+        result={},
+        started_by=_started_by(None, None),
+        namespace=NAMESPACE,
+        event_id=ids[0],
+    )
+    assert decode(built.value, built.headers, REGISTRY).envelope.id == ids[0]
+    assert built == _reference(built, _started_by(None, None))

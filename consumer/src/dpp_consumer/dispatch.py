@@ -45,15 +45,20 @@ class Job:
 
     def start(self) -> JobStart:
         """How the job store records this job's start (at its original topic position)."""
-        return JobStart(
-            job_id=self.job_id,
-            event_type=self.spec.event_type.name,
-            job_type=self.spec.job_type,
-            topic=self.delivery.original_topic,
-            partition=self.delivery.original_partition,
-            offset=self.delivery.original_offset,
-            correlation_id=self.event.envelope.correlationid,
-            owner=self.message.header(PUBLISHER_HEADER),
+        delivery = self.delivery
+        # Positional, in JobStart's field order, through `_make` (no Python-level `__new__`):
+        # one is built for every job a fast unit finishes.
+        return JobStart._make(
+            (
+                self.job_id,
+                self.spec.event_type.name,
+                self.spec.job_type,
+                delivery.original_topic,
+                delivery.original_partition,
+                delivery.original_offset,
+                self.event.envelope.correlationid,
+                self.message.header(PUBLISHER_HEADER),
+            )
         )
 
 
@@ -149,3 +154,10 @@ def dispatch(
             span.set({"dpp.job.type": spec.job_type, "dpp.job.id": event.envelope.id})
         jobs.append(Job(message, delivery, event, spec, span))
     return jobs, rejected
+
+
+# `Job.start` passes JobStart's fields by position: fail at import if they move.
+if JobStart._fields != (
+    "job_id", "event_type", "job_type", "topic", "partition", "offset", "correlation_id", "owner"
+):  # fmt: skip
+    raise RuntimeError("JobStart's fields changed: update dpp_consumer.dispatch.Job.start")

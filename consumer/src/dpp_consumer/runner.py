@@ -21,7 +21,7 @@ from dpp_consumer.dispatch import PUBLISHER_HEADER, Job, Undispatchable, dispatc
 from dpp_consumer.errors import ConsumerError
 from dpp_consumer.handler_call import HandlerCall, Success, UnitTiming
 from dpp_consumer.jobs.registry import JobRegistry, JobSpec
-from dpp_consumer.lifecycle import completed_record, event_time, failed_record
+from dpp_consumer.lifecycle import completed_record, event_ids, event_time, failed_record
 from dpp_consumer.metrics import WorkerMetrics
 from dpp_consumer.outcomes import OutcomeRecords
 from dpp_consumer.records import ConsumedRecord
@@ -170,6 +170,8 @@ class JobRunner:
         won = self._store_call(lambda: book.succeed(results))
         now = datetime.now(UTC)
         time_text = event_time(now)  # one clock reading and one formatting per unit
+        # The announcements' ids in one call, handed out in job order as they are built.
+        ids = iter(event_ids(sum(1 for job_id in successes if job_id in won)))
         namespace = self.records.namespace
         outcomes = []
         processed: dict[str, int] = {}
@@ -193,6 +195,7 @@ class JobRunner:
                 namespace=namespace,
                 trace=job.trace,
                 time=time_text,
+                event_id=next(ids),
             )
             if job.span is not None:
                 job.span.set({"dpp.job.outcome": "succeeded", "dpp.job.attempts": success.attempts})

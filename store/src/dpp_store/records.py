@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row
 
 from dpp_store.schema import TERMINAL_STATUSES, JobStatus, jobs_table
 
 
-@dataclass(frozen=True)
-class JobStart:
-    """Everything known about a job when a worker picks up the event that started it."""
+class JobStart(NamedTuple):
+    """Everything known about a job when a worker picks up the event that started it.
+
+    A tuple, not a frozen dataclass: the worker builds one per fast job, and the dataclass's
+    `__init__` (a `object.__setattr__` per field) cost about 1.9 us against 0.3 us for `_make`.
+    """
 
     job_id: str
     event_type: str
