@@ -81,6 +81,10 @@ class HandlerCall:
         self.store = store
         self.metrics = metrics
         self.logger = logger
+        # Every job's context gets these three callables: bound once, not once per job.
+        self._progress_sink = self._report_progress
+        self._load_checkpoint = store.load_checkpoint
+        self._save_checkpoint = store.save_checkpoint
 
     def __call__(
         self, job: Job, attempt: int, cancellation: Cancellation, timing: UnitTiming | None = None
@@ -96,20 +100,24 @@ class HandlerCall:
             deadline=time.monotonic() + spec.timeout_s,
             started_at=datetime.now(UTC),
             cancellation=cancellation,
-            progress_sink=self._report_progress,
-            checkpoint_loader=self.store.load_checkpoint,
-            checkpoint_saver=self.store.save_checkpoint,
+            progress_sink=self._progress_sink,
+            checkpoint_loader=self._load_checkpoint,
+            checkpoint_saver=self._save_checkpoint,
         )
         # Fast (batchable) jobs log only when they fail: a line per echo would cost more than it.
         verbose = not spec.batchable
         if verbose:
             self._log_keys(job, attempt)
             self.logger.info("job started")
-        metrics = self.metrics.job(spec.job_type)
-        durations = None if timing is None else timing.durations(spec.job_type)
-        if durations is None:
+        # A fast unit's jobs are timed by its `timing`: no metric is looked up or touched here.
+        if timing is None:
+            metrics = self.metrics.job(spec.job_type)
+            durations = None
             metrics.in_flight.inc()
+        else:
+            durations = timing.durations(spec.job_type)
         started = time.perf_counter()
+        elapsed = None
         try:
             produced = spec.handler(context)
             result = (
@@ -117,9 +125,9 @@ class HandlerCall:
                 if isinstance(produced, spec.result)
                 else spec.result.model_validate(produced, from_attributes=True)
             )
-            outcome: Success | Failure | None = Success(
-                result.model_dump(mode="json"), time.perf_counter() - started, attempt
-            )
+            dumped = result.model_dump(mode="json")
+            elapsed = time.perf_counter() - started  # one clock reading serves both
+            outcome: Success | Failure | None = Success(dumped, elapsed, attempt)
         except JobCancelledError as error:
             self.logger.info("job cancelled", extra={"reason": str(error)})
             outcome = None
@@ -137,7 +145,8 @@ class HandlerCall:
                 )
                 verbose = True
         finally:
-            elapsed = time.perf_counter() - started
+            if elapsed is None:  # the handler or its result failed
+                elapsed = time.perf_counter() - started
             if durations is None:
                 metrics.in_flight.dec()
                 metrics.duration.observe(elapsed)
