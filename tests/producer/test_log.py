@@ -185,3 +185,14 @@ def test_the_producer_logger_writes_through_the_fast_formatter(
     reference.append_keys(correlation_id="corr-wired")
     assert stream.getvalue() == reference.format(records[0]) + "\n"
     assert stream.getvalue().startswith('{"level":"INFO","location":"')
+
+
+def test_clearing_the_state_keeps_the_service_as_powertools_does() -> None:
+    fast = logger().registered_formatter
+    reference = LambdaPowertoolsFormatter(service=SERVICE_NAME, sampling_rate=None)
+    for formatter in (fast, reference):
+        formatter.append_keys(correlation_id="corr-cleared")
+        formatter.clear_state()
+    record = _record(0, "event accepted", (), logging.INFO, None, _ACCEPTED, 0.5)
+    assert fast.format(record) == reference.format(record)
+    assert '"service":"dpp-producer"' in fast.format(record)

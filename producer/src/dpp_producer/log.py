@@ -26,7 +26,11 @@ def logger() -> Logger:
     """One logger per process, created on first use (its import is not free on a cold start)."""
     from aws_lambda_powertools import Logger  # noqa: PLC0415 - lazy for cold start
 
-    return Logger(service=SERVICE_NAME, logger_formatter=_fast_formatter())
+    formatter = _fast_formatter()
+    log = Logger(service=SERVICE_NAME, logger_formatter=formatter)
+    # Powertools' own formatter gets these as constructor keys, so `clear_state` keeps them.
+    formatter.keys_combined.update(service=log.service, sampling_rate=log.sampling_rate)
+    return log
 
 
 def _fast_formatter() -> LambdaPowertoolsFormatter:
