@@ -161,6 +161,10 @@ def add_rounds(
             geometric_mean_of_rows=_geometric_mean(row_ratios),
         )
     result.parameters["rounds"] = len(ours)
+    result.parameters["round_rows"] = [
+        {"round": index + 1, "this_checkout": _rates_of(mine), subject.label: _rates_of(other)}
+        for index, (mine, other) in enumerate(zip(ours, theirs, strict=True))
+    ]
     result.notes.append(
         f"{len(ours)} rounds against {subject.label}, alternating who runs first; the detailed "
         "rows are round 1's, the round rows compare each round's best rates (open- and "
@@ -177,15 +181,22 @@ def add_rounds(
 
 
 def _measured_rows(rows: list[Row]) -> dict[str, float]:
-    """The API's own rate rows by comparable case: no raw baseline, no half-rate rows."""
+    """The API's own rate rows by comparable case (the faster server where two share one): no
+    raw baseline, no half-rate rows."""
     rates: dict[str, float] = {}
     for row in rows:
         if row.case.startswith(("raw", "baseline", "[")) or "loop at" in row.case:
             continue
         rate = _rate(row.metrics)
         if rate is not None:
-            rates[_comparable(row.case)] = rate
+            case = _comparable(row.case)
+            rates[case] = max(rate, rates.get(case, rate))
     return rates
+
+
+def _rates_of(result: ScenarioResult) -> dict[str, float | None]:
+    """Every row's rate, so the rounds after the first keep their detail in the JSON."""
+    return {row.case: _rate(row.metrics) for row in result.rows}
 
 
 def _best_rate(rows: list[Row]) -> float | None:

@@ -29,6 +29,7 @@ def _scenario(
         rate = rates[(side, len(calls))]
         result.add("raw producer", requests_per_s=99_999.0)
         result.add("wrk -c 32, uvicorn workers=2", requests_per_s=rate, p99_ms=5.0)
+        result.add("wrk -c 32, granian workers=2", requests_per_s=rate * 0.9)
         result.add("wrk -c 8, uvicorn workers=2", requests_per_s=rate / 2)
         result.add("open loop at half the max rate, uvicorn workers=2", requests_per_s=rate / 2)
         return result
@@ -52,6 +53,10 @@ def test_rounds_alternate_who_goes_first_and_judge_the_geometric_mean() -> None:
     ]
     assert [row.ratio for row in rounds] == [1.6, 2.5]
     assert rounds[0].metrics["rows_compared"] == 2, "raw and half-rate rows are left out"
+    assert rounds[1].metrics["this_checkout"] == 5000.0, "the faster server's row is the best"
+    detail = result.parameters["round_rows"][1]
+    assert detail["this_checkout"]["wrk -c 32, granian workers=2"] == 4500.0
+    assert detail[REF.label]["wrk -c 32, uvicorn workers=2"] == 2000.0
     (target,) = result.targets
     assert "geometric mean of 2 rounds" in target.name
     assert target.value == pytest.approx((1.6 * 2.5) ** 0.5)
