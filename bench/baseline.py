@@ -196,7 +196,11 @@ def _measured_rows(rows: list[Row]) -> dict[str, float]:
 
 def _rates_of(result: ScenarioResult) -> dict[str, float | None]:
     """Every row's rate, so the rounds after the first keep their detail in the JSON."""
-    return {row.case: _rate(row.metrics) for row in result.rows}
+    return {
+        row.case: _rate(row.metrics)
+        for row in result.rows
+        if not row.case.startswith(("[", "round "))  # the merged rows of round 1
+    }
 
 
 def _best_rate(rows: list[Row]) -> float | None:

@@ -54,6 +54,13 @@ def test_rounds_alternate_who_goes_first_and_judge_the_geometric_mean() -> None:
     assert [row.ratio for row in rounds] == [1.6, 2.5]
     assert rounds[0].metrics["rows_compared"] == 2, "raw and half-rate rows are left out"
     assert rounds[1].metrics["this_checkout"] == 5000.0, "the faster server's row is the best"
+    assert set(result.parameters["round_rows"][0]["this_checkout"]) == {
+        "raw producer",
+        "wrk -c 32, uvicorn workers=2",
+        "wrk -c 32, granian workers=2",
+        "wrk -c 8, uvicorn workers=2",
+        "open loop at half the max rate, uvicorn workers=2",
+    }, "round 1's own rows only, not the merged [REF] and round rows"
     detail = result.parameters["round_rows"][1]
     assert detail["this_checkout"]["wrk -c 32, granian workers=2"] == 4500.0
     assert detail[REF.label]["wrk -c 32, uvicorn workers=2"] == 2000.0
