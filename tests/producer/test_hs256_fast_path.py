@@ -22,6 +22,9 @@ from dpp_producer.errors import AuthenticationError
 SECRET = "fast-path-test-secret-" + "q" * 32
 OTHER_SECRET = "another-fast-path-secret-" + "w" * 32
 AUDIENCE = "dpp-api"
+# The corpus is minted at collection; the whole suite may run for many minutes before these
+# tests do, so "valid" and "in the future" are a day ahead, not minutes.
+AHEAD_S = 86_400
 
 
 def _b64(data: bytes) -> str:
@@ -30,7 +33,12 @@ def _b64(data: bytes) -> str:
 
 def _claims(**extra: Any) -> dict[str, Any]:
     now = int(time.time())
-    claims: dict[str, Any] = {"sub": "svc-a", "scope": "events:demo", "iat": now, "exp": now + 600}
+    claims: dict[str, Any] = {
+        "sub": "svc-a",
+        "scope": "events:demo",
+        "iat": now,
+        "exp": now + AHEAD_S,
+    }
     claims.update(extra)
     return {name: value for name, value in claims.items() if value is not None}
 
@@ -76,19 +84,19 @@ def _corpus() -> list[Case]:
         Case("aud claim but no audience asked", _signed(_claims(aud="other")), fast=True),
         Case("nbf and iat in the past", _signed(_claims(nbf=now - 5, iat=now - 5)), fast=True),
         Case("jti string", _signed(_claims(jti="abc")), fast=True),
-        Case("exp as a digit string", _signed(_claims(exp=str(now + 600))), fast=True),
-        Case("exp as a float", _signed(_claims(exp=now + 600.5)), fast=True),
+        Case("exp as a digit string", _signed(_claims(exp=str(now + AHEAD_S))), fast=True),
+        Case("exp as a float", _signed(_claims(exp=now + AHEAD_S + 0.5)), fast=True),
         Case("no scope", _signed(_claims(scope=None)), fast=True),
         Case("scope not a string", _signed(_claims(scope=["events:*"])), fast=True),
         Case("wrong secret", good, secret=OTHER_SECRET),
         Case("expired", _signed(_claims(exp=now - 1))),
         Case("exp now", _signed(_claims(exp=now - 0))),
         Case("exp not a number", _signed(_claims(exp="soon"))),
-        Case("exp a list", _signed(_claims(exp=[now + 600]))),
+        Case("exp a list", _signed(_claims(exp=[now + AHEAD_S]))),
         Case("exp infinite", _raw({"alg": "HS256"}, {"sub": "a", "exp": 1e400})),
-        Case("nbf in the future", _signed(_claims(nbf=now + 600))),
+        Case("nbf in the future", _signed(_claims(nbf=now + AHEAD_S))),
         Case("nbf not a number", _signed(_claims(nbf="later"))),
-        Case("iat in the future", _signed(_claims(iat=now + 600))),
+        Case("iat in the future", _signed(_claims(iat=now + AHEAD_S))),
         Case("iat not a number", _signed(_claims(iat={"x": 1}))),
         Case("missing exp", _signed(_claims(exp=None))),
         Case("missing sub", _signed(_claims(sub=None))),

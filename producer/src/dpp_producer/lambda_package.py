@@ -271,10 +271,12 @@ def _compile_bytecode(
         compile_with is None
         and f"{sys.version_info.major}.{sys.version_info.minor}" == python_version
     ):
+        # One worker, in this process: a pool's children died abruptly inside the full test
+        # run (BrokenProcessPool), and a build must not depend on what else the caller runs.
         compileall.compile_dir(
             staging,
             quiet=1,
-            workers=0,
+            workers=1,
             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
             stripdir=str(staging),
         )
